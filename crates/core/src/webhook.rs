@@ -1,0 +1,258 @@
+//! Webhook requests as the provider sent them, and the replies it expects.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+
+use crate::error::VerifyError;
+use crate::event::Event;
+
+/// An incoming webhook request, exactly as the provider called it.
+///
+/// `url` is the public URL the provider called (scheme, host, port, path and query): schemes such
+/// as SignalWire's sign it, so a host behind a proxy must give the public one, not a URL guessed
+/// from the `Host` header.
+#[derive(Debug, Clone)]
+pub struct WebhookRequest {
+    /// The HTTP method.
+    pub method: Method,
+    /// The full public URL the provider called.
+    pub url: String,
+    /// The headers as received.
+    pub headers: HeaderMap,
+    /// The raw body, byte for byte.
+    pub body: Bytes,
+}
+
+impl WebhookRequest {
+    /// A request from its parts.
+    pub fn new(method: Method, url: impl Into<String>, headers: HeaderMap, body: Bytes) -> Self {
+        WebhookRequest {
+            method,
+            url: url.into(),
+            headers,
+            body,
+        }
+    }
+
+    /// A request from an `http::Request`; `public_base` (for example `https://hooks.example.com`)
+    /// replaces whatever scheme and authority the request's URI had, keeping path and query.
+    pub fn from_http(req: http::Request<Bytes>, public_base: Option<&str>) -> Self {
+        let (parts, body) = req.into_parts();
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let url = match public_base {
+            Some(base) => format!("{}{}", base.trim_end_matches('/'), path_and_query),
+            None => parts.uri.to_string(),
+        };
+        WebhookRequest {
+            method: parts.method,
+            url,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    /// The single value of a header: `Ok(None)` when absent, an error when it appears more than
+    /// once or is not visible ASCII.
+    pub fn header(&self, name: &'static str) -> Result<Option<&str>, VerifyError> {
+        let mut values = self.headers.get_all(name).iter();
+        let Some(first) = values.next() else {
+            return Ok(None);
+        };
+        if values.next().is_some() {
+            return Err(VerifyError::DuplicateHeader { header: name });
+        }
+        first
+            .to_str()
+            .map(Some)
+            .map_err(|_| VerifyError::MalformedHeader {
+                header: name,
+                reason: "not visible ASCII",
+            })
+    }
+
+    /// The single value of a header that must be present.
+    pub fn require_header(&self, name: &'static str) -> Result<&str, VerifyError> {
+        self.header(name)?
+            .ok_or(VerifyError::MissingHeader { header: name })
+    }
+
+    /// The first of several alternative header names that is present (for example
+    /// `X-SignalWire-Signature` or `X-Twilio-Signature`); each must appear at most once.
+    pub fn first_header_of(
+        &self,
+        names: &[&'static str],
+    ) -> Result<Option<(&'static str, &str)>, VerifyError> {
+        for name in names {
+            if let Some(v) = self.header(name)? {
+                return Ok(Some((name, v)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Refuses a body larger than `limit` bytes.
+    pub fn check_body_limit(&self, limit: usize) -> Result<(), VerifyError> {
+        if self.body.len() > limit {
+            return Err(VerifyError::PayloadTooLarge {
+                size: self.body.len(),
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// The query part of the URL, without `?`.
+    pub fn query(&self) -> Option<&str> {
+        let q = self.url.split_once('?')?.1;
+        Some(q.split('#').next().unwrap_or(q))
+    }
+}
+
+/// The answer a provider expects to a webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookReply {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Headers (content type and any the provider needs).
+    pub headers: HeaderMap,
+    /// Body bytes.
+    pub body: Bytes,
+}
+
+impl WebhookReply {
+    /// A reply with a status and no body.
+    pub fn empty(status: StatusCode) -> Self {
+        WebhookReply {
+            status,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        }
+    }
+
+    /// 200 with no body.
+    pub fn ok() -> Self {
+        Self::empty(StatusCode::OK)
+    }
+
+    /// A JSON reply.
+    pub fn json(status: StatusCode, value: &serde_json::Value) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        WebhookReply {
+            status,
+            headers,
+            body: Bytes::from(serde_json::to_vec(value).unwrap_or_default()),
+        }
+    }
+
+    /// A reply with a content type and a body.
+    pub fn with_body(
+        status: StatusCode,
+        content_type: &'static str,
+        body: impl Into<Bytes>,
+    ) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type),
+        );
+        WebhookReply {
+            status,
+            headers,
+            body: body.into(),
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// Converts into an `http::Response`.
+    pub fn into_http(self) -> http::Response<Bytes> {
+        let mut res = http::Response::new(self.body);
+        *res.status_mut() = self.status;
+        *res.headers_mut() = self.headers;
+        res
+    }
+}
+
+/// What [`Channel::receive`](crate::Channel::receive) returns for an accepted request: the
+/// normalized events (possibly none) and the reply the provider expects.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    /// Normalized events, in the provider's order.
+    pub events: Vec<Event>,
+    /// The reply to send back.
+    pub reply: WebhookReply,
+}
+
+impl Inbound {
+    /// Events with a reply.
+    pub fn new(events: Vec<Event>, reply: WebhookReply) -> Self {
+        Inbound { events, reply }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(headers: &[(&'static str, &[u8])]) -> WebhookRequest {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.append(*k, HeaderValue::from_bytes(v).unwrap());
+        }
+        WebhookRequest::new(Method::POST, "https://h.test/x?a=1", map, Bytes::new())
+    }
+
+    #[test]
+    fn headers_missing_doubled_malformed() {
+        let r = req(&[("x-sig", b"abc")]);
+        assert_eq!(r.require_header("x-sig").unwrap(), "abc");
+        assert_eq!(
+            r.require_header("x-other").unwrap_err(),
+            VerifyError::MissingHeader { header: "x-other" }
+        );
+        let d = req(&[("x-sig", b"a"), ("x-sig", b"b")]);
+        assert_eq!(
+            d.header("x-sig").unwrap_err(),
+            VerifyError::DuplicateHeader { header: "x-sig" }
+        );
+        let m = req(&[("x-sig", b"\xff\xfe")]);
+        assert!(matches!(
+            m.header("x-sig").unwrap_err(),
+            VerifyError::MalformedHeader { .. }
+        ));
+        assert_eq!(r.query(), Some("a=1"));
+    }
+
+    #[test]
+    fn from_http_uses_public_base() {
+        let http_req = http::Request::builder()
+            .method("POST")
+            .uri("/webhooks/x?y=1")
+            .header("host", "internal:8080")
+            .body(Bytes::from_static(b"{}"))
+            .unwrap();
+        let r = WebhookRequest::from_http(http_req, Some("https://public.test/"));
+        assert_eq!(r.url, "https://public.test/webhooks/x?y=1");
+    }
+
+    #[test]
+    fn reply_into_http() {
+        let r = WebhookReply::json(StatusCode::CREATED, &serde_json::json!({"id": "1"}));
+        let h = r.into_http();
+        assert_eq!(h.status(), 201);
+        assert_eq!(h.headers()["content-type"], "application/json");
+        assert_eq!(h.body().as_ref(), br#"{"id":"1"}"#);
+    }
+}
