@@ -125,6 +125,27 @@ pub trait ChannelFactory: Send + Sync {
     fn build(&self, config: &serde_json::Value, env: &ChannelEnv) -> Result<Arc<dyn Channel>>;
     /// Settings that make a working demo channel (test secrets, local URLs).
     fn demo_config(&self) -> serde_json::Value;
+
+    /// Names of the sample events [`simulate`](ChannelFactory::simulate) can produce.
+    fn sample_events(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// A correctly signed request of a sample event, as the provider would send it to `url`
+    /// at `now`, signed with the secrets in `config` (the `omnichannel simulate` command).
+    fn simulate(
+        &self,
+        config: &serde_json::Value,
+        event: &str,
+        url: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<WebhookRequest> {
+        let _ = (config, url, now);
+        Err(Error::invalid_input(
+            "event",
+            format!("no sample event `{event}` for this provider"),
+        ))
+    }
 }
 
 #[cfg(test)]
