@@ -153,10 +153,11 @@ pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> 
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs.min(86_400)));
     }
-    if let Ok(secs) = v.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Some(Duration::from_secs_f64(secs.min(86_400.0)));
-        }
+    if let Ok(secs) = v.parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Some(Duration::from_secs_f64(secs.min(86_400.0)));
     }
     let at = DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc);
     Some((at - now).to_std().unwrap_or(Duration::ZERO))
@@ -178,16 +179,16 @@ pub fn bearer(token: &str) -> Result<HeaderValue> {
 /// Reads a response body, refusing more than `limit` bytes (a provider bug or a hostile
 /// endpoint cannot exhaust memory).
 pub async fn read_body_limited(mut res: reqwest::Response, limit: usize) -> Result<bytes::Bytes> {
-    if let Some(len) = res.content_length() {
-        if len > limit as u64 {
-            return Err(Error::Provider {
-                status: Some(res.status().as_u16()),
-                code: None,
-                message: format!("answer of {len} bytes exceeds {limit} bytes"),
-                retryable: false,
-                retry_after: None,
-            });
-        }
+    if let Some(len) = res.content_length()
+        && len > limit as u64
+    {
+        return Err(Error::Provider {
+            status: Some(res.status().as_u16()),
+            code: None,
+            message: format!("answer of {len} bytes exceeds {limit} bytes"),
+            retryable: false,
+            retry_after: None,
+        });
     }
     let mut buf = bytes::BytesMut::new();
     while let Some(chunk) = res.chunk().await.map_err(Error::from_reqwest)? {

@@ -110,10 +110,10 @@ impl Lock for MemoryLock {
     async fn try_acquire(&self, key: &str, ttl: Duration) -> Result<Option<LockLease>> {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        if let Some((_, until)) = map.get(key) {
-            if *until > now {
-                return Ok(None);
-            }
+        if let Some((_, until)) = map.get(key)
+            && *until > now
+        {
+            return Ok(None);
         }
         let owner = new_owner_token();
         map.insert(key.to_string(), (owner.clone(), now + ttl));
@@ -199,10 +199,10 @@ impl DedupStore for MemoryDedupStore {
         let now = Instant::now();
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let inner = &mut *g;
-        if let Some(until) = inner.seen.get(key) {
-            if *until > now {
-                return Ok(false);
-            }
+        if let Some(until) = inner.seen.get(key)
+            && *until > now
+        {
+            return Ok(false);
         }
         // Drop expired entries from the front, and the oldest while over capacity.
         while let Some((k, until)) = inner.order.front() {

@@ -349,10 +349,10 @@ impl TokenManager {
         key: &str,
         rejected: &AccessToken,
     ) -> Result<Arc<AccessToken>> {
-        if let Some(t) = self.cached_fresh(key) {
-            if !t.same_value(rejected) {
-                return Ok(t);
-            }
+        if let Some(t) = self.cached_fresh(key)
+            && !t.same_value(rejected)
+        {
+            return Ok(t);
         }
         self.inner
             .cache
@@ -493,10 +493,10 @@ impl Inner {
         let deadline = Instant::now() + self.lock_ttl * 2 + self.poll;
         loop {
             // Another instance may already have stored a fresh token.
-            if let Some(t) = self.store.get(key).await? {
-                if self.usable(&t, stale) {
-                    return Ok(self.remember(key, t));
-                }
+            if let Some(t) = self.store.get(key).await?
+                && self.usable(&t, stale)
+            {
+                return Ok(self.remember(key, t));
             }
             if let Some(lease) = self.lock.try_acquire(&lock_key, self.lock_ttl).await? {
                 let result = self.refresh_locked(key, stale).await;
