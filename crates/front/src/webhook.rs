@@ -1,0 +1,510 @@
+//! Verifying and parsing what Front sends to a channel webhook, and the signer tests use.
+//!
+//! `X-Front-Signature` = base64 HMAC-SHA256(app secret, `"<X-Front-Request-Timestamp>:" + raw
+//! body`) (spec `front.md` section 3.1). The timestamp may be seconds or milliseconds (values
+//! above 10^12 are milliseconds) and must be within the window both ways. A `DELETE` with an
+//! empty body also verifies against the literal body `undefined` (Front's security page says
+//! GET and DELETE bodies are signed as "undefined").
+
+use chrono::{DateTime, Utc};
+use http::{HeaderMap, HeaderValue, Method};
+use omnichannel_core::signature::{self, Algorithm};
+use omnichannel_core::{
+    Bytes, Error, ExposeSecret, Result, SigningKeys, VerifyError, WebhookRequest,
+};
+
+use crate::config::FrontConfig;
+use crate::model::{ChannelPayload, Envelope, FrontMessage, FrontRequest, ImportMetadata};
+
+/// The signature header.
+pub const SIGNATURE_HEADER: &str = "x-front-signature";
+/// The timestamp header.
+pub const TIMESTAMP_HEADER: &str = "x-front-request-timestamp";
+/// Timestamps above this are milliseconds.
+pub const MILLIS_THRESHOLD: i64 = 1_000_000_000_000;
+
+const AUTHORIZATION: &str = "authorization";
+const UNDEFINED_BODY: &[u8] = b"undefined";
+
+/// The signature Front puts in `X-Front-Signature` for `timestamp` (the header's exact text)
+/// and `body`, with the current secret of `keys`.
+pub fn sign(keys: &SigningKeys, timestamp: &str, body: &[u8]) -> String {
+    signature::sign_base64(Algorithm::Sha256, keys, &[timestamp.as_bytes(), b":", body])
+}
+
+/// A request as Front would send it: JSON content type, timestamp in milliseconds, signature.
+/// For a `DELETE` with an empty body the signature covers `undefined`, as Front documents.
+pub fn sign_request(
+    keys: &SigningKeys,
+    method: Method,
+    url: &str,
+    at: DateTime<Utc>,
+    body: impl Into<Bytes>,
+) -> WebhookRequest {
+    let body = body.into();
+    let ts = at.timestamp_millis().to_string();
+    let signed: &[u8] = if method == Method::DELETE && body.is_empty() {
+        UNDEFINED_BODY
+    } else {
+        &body
+    };
+    let sig = sign(keys, &ts, signed);
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&ts) {
+        headers.insert(TIMESTAMP_HEADER, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&sig) {
+        headers.insert(SIGNATURE_HEADER, v);
+    }
+    WebhookRequest::new(method, url, headers, body)
+}
+
+/// A timestamp header value in Unix seconds (values above 10^12 are milliseconds).
+pub fn timestamp_secs(value: i64) -> i64 {
+    if value > MILLIS_THRESHOLD {
+        value / 1000
+    } else {
+        value
+    }
+}
+
+/// Checks body size, signature (every configured secret), timestamp window and, when the host
+/// configured a token lookup, the `Authorization: Bearer` token.
+pub fn verify(
+    config: &FrontConfig,
+    req: &WebhookRequest,
+    now: DateTime<Utc>,
+) -> Result<(), VerifyError> {
+    req.check_body_limit(config.max_body_bytes)?;
+    let sig = req.require_header(SIGNATURE_HEADER)?;
+    let ts_text = req.require_header(TIMESTAMP_HEADER)?.trim();
+    let ts = signature::parse_timestamp(TIMESTAMP_HEADER, ts_text)?;
+    let keys = &config.app_secret;
+    let check = |body: &[u8]| {
+        signature::verify_base64(
+            Algorithm::Sha256,
+            keys,
+            SIGNATURE_HEADER,
+            &[ts_text.as_bytes(), b":", body],
+            sig,
+        )
+    };
+    let mut result = check(&req.body);
+    if result.is_err() && req.method == Method::DELETE && req.body.is_empty() {
+        result = check(UNDEFINED_BODY);
+    }
+    result?;
+    signature::check_window(timestamp_secs(ts), now, config.tolerance)?;
+    if let Some(lookup) = &config.token_lookup {
+        check_bearer(req, &lookup.accepted_tokens(req))?;
+    }
+    Ok(())
+}
+
+fn check_bearer(
+    req: &WebhookRequest,
+    accepted: &[omnichannel_core::SecretString],
+) -> Result<(), VerifyError> {
+    let value = req
+        .header(AUTHORIZATION)?
+        .ok_or(VerifyError::Unauthorized {
+            reason: "missing Authorization header",
+        })?;
+    let (scheme, token) = value
+        .trim()
+        .split_once(' ')
+        .ok_or(VerifyError::Unauthorized {
+            reason: "expected Bearer authorization",
+        })?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(VerifyError::Unauthorized {
+            reason: "expected Bearer authorization",
+        });
+    }
+    let token = token.trim().as_bytes();
+    let mut ok = false;
+    for t in accepted {
+        ok |= signature::constant_time_eq(t.expose_secret().as_bytes(), token);
+    }
+    if accepted.is_empty() {
+        return Err(VerifyError::Unauthorized {
+            reason: "no token is registered for this webhook",
+        });
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(VerifyError::Unauthorized {
+            reason: "token does not match",
+        })
+    }
+}
+
+/// Parses a verified request into its typed form. An unknown `type` is an error (Front is
+/// answered 400 `bad_request`).
+pub fn parse(req: &WebhookRequest) -> Result<(FrontRequest, serde_json::Value)> {
+    let body = req.body.as_ref();
+    let trimmed = body.trim_ascii();
+    if req.method == Method::DELETE && (trimmed.is_empty() || trimmed == UNDEFINED_BODY) {
+        return Ok((
+            FrontRequest::Delete { channel_id: None },
+            serde_json::Value::Null,
+        ));
+    }
+    if req.method != Method::POST && req.method != Method::DELETE {
+        return Err(Error::malformed(format!(
+            "Front sends POST or DELETE, not {}",
+            req.method
+        )));
+    }
+    let raw: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| Error::malformed(format!("body is not JSON: {}", e.classify_name())))?;
+    let env: Envelope = serde_json::from_value(raw.clone())
+        .map_err(|_| Error::malformed("body has no string `type`"))?;
+    let payload = env.payload.clone().unwrap_or(serde_json::Value::Null);
+    let parsed = match env.kind.as_str() {
+        "authorization" => {
+            let p: ChannelPayload = field(payload, "payload")?;
+            let channel_id = p
+                .channel_id
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| Error::malformed("authorization has no `payload.channel_id`"))?;
+            FrontRequest::Authorization { channel_id }
+        }
+        "message" => FrontRequest::Message(message(payload)?),
+        "message_autoreply" => FrontRequest::MessageAutoreply(message(payload)?),
+        "message_imported" => FrontRequest::MessageImported {
+            message: message(payload)?,
+            metadata: match env.metadata {
+                None | Some(serde_json::Value::Null) => None,
+                Some(m) => Some(field::<ImportMetadata>(m, "metadata")?),
+            },
+        },
+        "delete" => {
+            let channel_id = match payload {
+                serde_json::Value::Null => None,
+                p => field::<ChannelPayload>(p, "payload")?.channel_id,
+            };
+            FrontRequest::Delete { channel_id }
+        }
+        other => {
+            let shown: String = other.chars().take(64).collect();
+            return Err(Error::malformed(format!(
+                "unknown request type `{shown}` sent to the channel"
+            )));
+        }
+    };
+    Ok((parsed, raw))
+}
+
+fn message(payload: serde_json::Value) -> Result<FrontMessage> {
+    if !payload.is_object() {
+        return Err(Error::malformed("`payload` must be a message object"));
+    }
+    field(payload, "payload")
+}
+
+fn field<T: serde::de::DeserializeOwned>(v: serde_json::Value, name: &str) -> Result<T> {
+    serde_json::from_value(v).map_err(|e| Error::malformed(format!("`{name}`: {}", short(&e))))
+}
+
+/// A parse error without any part of the body: "missing field" messages name the field, others
+/// give only the category and position (serde's "invalid type" messages quote the value).
+fn short(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    if s.starts_with("missing field") {
+        s.chars().take(160).collect()
+    } else {
+        format!(
+            "{} at line {} column {}",
+            e.classify_name(),
+            e.line(),
+            e.column()
+        )
+    }
+}
+
+trait Classify {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl Classify for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "read error",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "unexpected data",
+            serde_json::error::Category::Eof => "truncated",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn cfg(secret: &str) -> FrontConfig {
+        FrontConfig::builder("uid", SigningKeys::new(secret))
+            .build()
+            .unwrap()
+    }
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap()
+    }
+
+    // Oracle: spec `front.md` section 3.3 (worked examples, secret EXAMPLE_APP_SECRET,
+    // timestamp 1704067200000) and section 9.2 (the two-recipient message).
+    #[test]
+    fn spec_worked_examples() {
+        let keys = SigningKeys::new("EXAMPLE_APP_SECRET");
+        let ts = "1704067200000";
+        for (body, expected) in [
+            (
+                &br#"{"type":"authorization","payload":{"channel_id":"cha_abc123"}}"#[..],
+                "zZZTqs164mXb2ngRuyi9YCxjA8wOWGr7HWottqddR7k=",
+            ),
+            (
+                br#"{"type":"delete","payload":{"channel_id":"cha_abc123"}}"#,
+                "dvrz3C0jYf6HhSMWficCtssgMiPTltN72vP+1s+kbAY=",
+            ),
+            (b"undefined", "NcXotFjqWa4RyvqXIxDYYYgeuoMUtLIq1Br2IfZcy4k="),
+        ] {
+            assert_eq!(sign(&keys, ts, body), expected);
+        }
+        // The empty-body DELETE signed by the signer is the `undefined` example.
+        let r = sign_request(
+            &keys,
+            Method::DELETE,
+            "https://p.test/front/x",
+            at(1_704_067_200),
+            Bytes::new(),
+        );
+        assert_eq!(
+            r.headers[SIGNATURE_HEADER],
+            "NcXotFjqWa4RyvqXIxDYYYgeuoMUtLIq1Br2IfZcy4k="
+        );
+        assert_eq!(
+            verify(&cfg("EXAMPLE_APP_SECRET"), &r, at(1_704_067_200)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn seconds_and_millis() {
+        assert_eq!(timestamp_secs(1_704_067_200_000), 1_704_067_200);
+        assert_eq!(timestamp_secs(1_704_067_200), 1_704_067_200);
+        let c = cfg("test-secret-not-real");
+        let body = br#"{"type":"authorization","payload":{"channel_id":"cha_1"}}"#;
+        for ts in ["1704067200", "1704067200000"] {
+            let mut r = sign_request(
+                &c.app_secret,
+                Method::POST,
+                "https://p.test/",
+                at(0),
+                &body[..],
+            );
+            r.headers.insert(
+                TIMESTAMP_HEADER,
+                HeaderValue::from_static(if ts.len() == 10 {
+                    "1704067200"
+                } else {
+                    "1704067200000"
+                }),
+            );
+            let s = sign(&c.app_secret, ts, body);
+            r.headers
+                .insert(SIGNATURE_HEADER, HeaderValue::from_str(&s).unwrap());
+            assert_eq!(verify(&c, &r, at(1_704_067_260)), Ok(()));
+            assert!(matches!(
+                verify(&c, &r, at(1_704_067_200 + 301)),
+                Err(VerifyError::StaleTimestamp { .. })
+            ));
+            assert!(matches!(
+                verify(&c, &r, at(1_704_067_200 - 301)),
+                Err(VerifyError::StaleTimestamp { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn refusals() {
+        let c = cfg("test-secret-not-real");
+        let body = br#"{"type":"message","payload":{}}"#;
+        let good = sign_request(
+            &c.app_secret,
+            Method::POST,
+            "https://p.test/",
+            at(1_700_000_000),
+            &body[..],
+        );
+        assert_eq!(verify(&c, &good, at(1_700_000_000)), Ok(()));
+        let mut changed = good.clone();
+        changed.body = Bytes::from_static(br#"{"type":"message","payload":{} }"#);
+        assert_eq!(
+            verify(&c, &changed, at(1_700_000_000)),
+            Err(VerifyError::SignatureMismatch)
+        );
+        assert_eq!(
+            verify(&cfg("another-test-secret"), &good, at(1_700_000_000)),
+            Err(VerifyError::SignatureMismatch)
+        );
+        let mut missing = good.clone();
+        missing.headers.remove(SIGNATURE_HEADER);
+        assert!(matches!(
+            verify(&c, &missing, at(1_700_000_000)),
+            Err(VerifyError::MissingHeader { .. })
+        ));
+        let mut doubled = good.clone();
+        doubled
+            .headers
+            .append(TIMESTAMP_HEADER, HeaderValue::from_static("1700000000000"));
+        assert!(matches!(
+            verify(&c, &doubled, at(1_700_000_000)),
+            Err(VerifyError::DuplicateHeader { .. })
+        ));
+        let mut bad_ts = good.clone();
+        bad_ts
+            .headers
+            .insert(TIMESTAMP_HEADER, HeaderValue::from_static("12x"));
+        assert!(matches!(
+            verify(&c, &bad_ts, at(1_700_000_000)),
+            Err(VerifyError::MalformedHeader { .. })
+        ));
+        let mut bad_sig = good.clone();
+        bad_sig
+            .headers
+            .insert(SIGNATURE_HEADER, HeaderValue::from_static("not base64!"));
+        assert!(matches!(
+            verify(&c, &bad_sig, at(1_700_000_000)),
+            Err(VerifyError::MalformedHeader { .. })
+        ));
+        // `undefined` is only an alternative for an empty DELETE, never for a POST.
+        let mut post_empty = sign_request(
+            &c.app_secret,
+            Method::DELETE,
+            "https://p.test/",
+            at(1_700_000_000),
+            Bytes::new(),
+        );
+        post_empty.method = Method::POST;
+        assert_eq!(
+            verify(&c, &post_empty, at(1_700_000_000)),
+            Err(VerifyError::SignatureMismatch)
+        );
+        let small = FrontConfig::builder("uid", SigningKeys::new("test-secret-not-real"))
+            .max_body_bytes(4)
+            .build()
+            .unwrap();
+        assert!(matches!(
+            verify(&small, &good, at(1_700_000_000)),
+            Err(VerifyError::PayloadTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn bearer_token_lookup() {
+        let c = FrontConfig::builder("uid", SigningKeys::new("test-secret-not-real"))
+            .bearer_tokens(|r: &WebhookRequest| {
+                if r.url.ends_with("/known") {
+                    vec![omnichannel_core::SecretString::from("user-token-not-real")]
+                } else {
+                    vec![]
+                }
+            })
+            .build()
+            .unwrap();
+        let body = br#"{"type":"delete"}"#;
+        let mut r = sign_request(
+            &c.app_secret,
+            Method::DELETE,
+            "https://p.test/known",
+            at(1_700_000_000),
+            &body[..],
+        );
+        assert_eq!(
+            verify(&c, &r, at(1_700_000_000)),
+            Err(VerifyError::Unauthorized {
+                reason: "missing Authorization header"
+            })
+        );
+        r.headers.insert(
+            "authorization",
+            HeaderValue::from_static("Token user-token-not-real"),
+        );
+        assert!(matches!(
+            verify(&c, &r, at(1_700_000_000)),
+            Err(VerifyError::Unauthorized { .. })
+        ));
+        r.headers
+            .insert("authorization", HeaderValue::from_static("Bearer wrong"));
+        assert_eq!(
+            verify(&c, &r, at(1_700_000_000)),
+            Err(VerifyError::Unauthorized {
+                reason: "token does not match"
+            })
+        );
+        r.headers.insert(
+            "authorization",
+            HeaderValue::from_static("Bearer user-token-not-real"),
+        );
+        assert_eq!(verify(&c, &r, at(1_700_000_000)), Ok(()));
+        r.url = "https://p.test/other".into();
+        assert!(matches!(
+            verify(&c, &r, at(1_700_000_000)),
+            Err(VerifyError::Unauthorized { .. })
+        ));
+    }
+
+    #[test]
+    fn parse_types() {
+        let req = |m: Method, b: &'static str| {
+            WebhookRequest::new(
+                m,
+                "https://p.test/",
+                HeaderMap::new(),
+                Bytes::from_static(b.as_bytes()),
+            )
+        };
+        let (p, _) = parse(&req(
+            Method::POST,
+            r#"{"type":"authorization","payload":{"channel_id":"cha_1"}}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            p,
+            FrontRequest::Authorization {
+                channel_id: "cha_1".into()
+            }
+        );
+        let (p, raw) = parse(&req(Method::DELETE, "")).unwrap();
+        assert_eq!(p, FrontRequest::Delete { channel_id: None });
+        assert!(raw.is_null());
+        let (p, _) = parse(&req(Method::DELETE, "undefined")).unwrap();
+        assert_eq!(p, FrontRequest::Delete { channel_id: None });
+        let (p, _) = parse(&req(Method::DELETE, r#"{"type":"delete"}"#)).unwrap();
+        assert_eq!(p, FrontRequest::Delete { channel_id: None });
+        for bad in [
+            r#"{"type":"nope"}"#,
+            r#"{"payload":{}}"#,
+            "not json",
+            r#"{"type":"authorization","payload":{}}"#,
+            r#"{"type":"message","payload":[1]}"#,
+            r#"{"type":"message","payload":{"recipients":[{"role":"to"}]}}"#,
+            "",
+        ] {
+            let e = parse(&req(Method::POST, bad)).unwrap_err();
+            assert_eq!(e.kind(), "malformed_payload", "{bad}");
+            assert!(!e.to_string().contains("not json"));
+        }
+        assert_eq!(
+            parse(&req(Method::PUT, "{}")).unwrap_err().kind(),
+            "malformed_payload"
+        );
+    }
+}
