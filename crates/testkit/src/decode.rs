@@ -84,10 +84,8 @@ pub fn multipart(content_type: &str, body: &[u8]) -> Option<Value> {
             if let Ok(t) = std::str::from_utf8(data) {
                 o.insert("text".into(), Value::String(t.to_string()));
             }
-            if is_json {
-                if let Ok(j) = serde_json::from_slice::<Value>(data) {
-                    o.insert("json".into(), j);
-                }
+            if is_json && let Ok(j) = serde_json::from_slice::<Value>(data) {
+                o.insert("json".into(), j);
             }
             Value::Object(o)
         } else {

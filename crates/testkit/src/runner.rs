@@ -318,13 +318,13 @@ async fn run_inbound(
         Err((reply, err)) => {
             if exp.verified != Some(false) {
                 diffs.push(format!("inbound: refused with `{}`: {err}", err.kind()));
-            } else if let Some(kind) = &exp.error {
-                if kind != err.kind() {
-                    diffs.push(format!(
-                        "inbound.error: expected `{kind}`, got `{}` ({err})",
-                        err.kind()
-                    ));
-                }
+            } else if let Some(kind) = &exp.error
+                && kind != err.kind()
+            {
+                diffs.push(format!(
+                    "inbound.error: expected `{kind}`, got `{}` ({err})",
+                    err.kind()
+                ));
             }
             if exp.events.as_ref().is_some_and(|e| !e.is_empty()) {
                 diffs.push("inbound.events: expected events, but the request was refused".into());
@@ -333,13 +333,13 @@ async fn run_inbound(
         }
     };
     if let Some(r) = &exp.reply {
-        if let Some(status) = r.status {
-            if reply.status.as_u16() != status {
-                diffs.push(format!(
-                    "inbound.reply.status: expected {status}, got {}",
-                    reply.status.as_u16()
-                ));
-            }
+        if let Some(status) = r.status
+            && reply.status.as_u16() != status
+        {
+            diffs.push(format!(
+                "inbound.reply.status: expected {status}, got {}",
+                reply.status.as_u16()
+            ));
         }
         if let Some(h) = &r.headers {
             compare_headers(h, &reply.headers, "inbound.reply.headers", diffs);
@@ -473,13 +473,13 @@ async fn run_outbound(
             if exp.ok == Some(true) || (exp.ok.is_none() && exp.error.is_none()) {
                 diffs.push(format!("outbound: send failed with `{}`: {e}", e.kind()));
             }
-            if let Some(kind) = &exp.error {
-                if kind != e.kind() {
-                    diffs.push(format!(
-                        "outbound.error: expected `{kind}`, got `{}` ({e})",
-                        e.kind()
-                    ));
-                }
+            if let Some(kind) = &exp.error
+                && kind != e.kind()
+            {
+                diffs.push(format!(
+                    "outbound.error: expected `{kind}`, got `{}` ({e})",
+                    e.kind()
+                ));
             }
         }
     }
@@ -511,10 +511,10 @@ fn compare_headers(
 }
 
 fn compare_request(exp: &RequestExpect, got: &Request, path: &str, diffs: &mut Vec<String>) {
-    if let Some(m) = &exp.method {
-        if !m.eq_ignore_ascii_case(got.method.as_str()) {
-            diffs.push(format!("{path}.method: expected {m}, got {}", got.method));
-        }
+    if let Some(m) = &exp.method
+        && !m.eq_ignore_ascii_case(got.method.as_str())
+    {
+        diffs.push(format!("{path}.method: expected {m}, got {}", got.method));
     }
     if let Some(p) = &exp.path {
         let actual = if p.contains('?') {
