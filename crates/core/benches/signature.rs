@@ -1,4 +1,4 @@
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 //! Signature helper benchmarks: HMAC-SHA256/SHA1 verification of 1 KiB and 4 KiB bodies,
 //! against the bare MAC computation as the floor measured in the same run.
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -1,4 +1,4 @@
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 //! Token manager hot path: a cached, fresh token, single caller and contended.
 use std::sync::Arc;
 
