@@ -381,7 +381,7 @@ async fn files_on_disk_and_summary_line() {
     )
     .unwrap();
     std::fs::write(dir.join("tiktok/c.json"), "{not a fixture").unwrap();
-    let report = run_dirs(&registry(), &[dir.clone()]).await;
+    let report = run_dirs(&registry(), std::slice::from_ref(&dir)).await;
     assert_eq!(report.summary(), "1 passed, 2 failed");
     assert!(report.outcomes[0].render().starts_with("ok  "));
     assert!(report.outcomes[1].render().starts_with("FAIL"));
