@@ -1,0 +1,468 @@
+//! Webhooks: verify the `Tiktok-Signature` header, parse the envelope and its inner `content`
+//! document, and the signer that tests, fixtures and `simulate` use.
+//!
+//! Scheme (spec `tiktok.md` 4.3, decisions in `specs/README.md`): the header is
+//! `t=<unix seconds>,s=<hex>` (parts may carry spaces), `s` is the lowercase hex
+//! HMAC-SHA256(app secret, `"<t>." + raw body`), and `t` must be within the tolerance of now,
+//! both ways.
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http::{HeaderMap, HeaderValue, Method};
+use omnichannel_core::signature::{self, Algorithm};
+use omnichannel_core::{Error, Result, SigningKeys, VerifyError, WebhookRequest};
+use sha2::Digest as _;
+
+use crate::model::{
+    MessageContent, MessageEvent, OtherEvent, ReadContent, ReadEvent, TiktokEvent, WebhookEnvelope,
+};
+
+/// The signature header.
+pub const SIGNATURE_HEADER: &str = "Tiktok-Signature";
+
+/// Longest signature header accepted.
+const MAX_HEADER_CHARS: usize = 1024;
+
+/// Event names.
+pub mod events {
+    /// The contact sent a message.
+    pub const RECEIVE: &str = "im_receive_msg";
+    /// The business sent a message (API echo or TikTok app).
+    pub const SEND: &str = "im_send_msg";
+    /// The contact read the conversation.
+    pub const MARK_READ: &str = "im_mark_read_msg";
+    /// A message from an EEA/CH/UK user (no content; kept as `other`).
+    pub const RECEIVE_EU: &str = "im_receive_msg_eu";
+}
+
+/// The parts of a `Tiktok-Signature` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignatureHeader<'a> {
+    /// The signed time, Unix seconds.
+    pub timestamp: i64,
+    /// The hex signature as sent.
+    pub signature: &'a str,
+}
+
+/// Parses `t=<secs>,s=<hex>`; spaces around parts, keys and values are ignored, unknown keys
+/// are skipped, a repeated `t` or `s` is refused.
+pub fn parse_signature_header(value: &str) -> Result<SignatureHeader<'_>, VerifyError> {
+    let malformed = |reason| VerifyError::MalformedHeader {
+        header: SIGNATURE_HEADER,
+        reason,
+    };
+    if value.len() > MAX_HEADER_CHARS {
+        return Err(malformed("header too long"));
+    }
+    let mut t = None;
+    let mut s = None;
+    for part in value.split(',') {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        let (k, v) = part.split_once('=').ok_or(malformed("part without `=`"))?;
+        let slot = match k.trim() {
+            "t" => &mut t,
+            "s" => &mut s,
+            _ => continue,
+        };
+        if slot.replace(v.trim()).is_some() {
+            return Err(malformed("`t` or `s` given twice"));
+        }
+    }
+    let t = t.ok_or(malformed("no timestamp `t`"))?;
+    let s = s.ok_or(malformed("no signature `s`"))?;
+    Ok(SignatureHeader {
+        timestamp: signature::parse_timestamp(SIGNATURE_HEADER, t)?,
+        signature: s,
+    })
+}
+
+/// Verifies a request's signature and timestamp at `now` against every key (rotation), in
+/// constant time. Checks the body limit first.
+pub fn verify_request(
+    keys: &SigningKeys,
+    tolerance: std::time::Duration,
+    max_body_bytes: usize,
+    req: &WebhookRequest,
+    now: DateTime<Utc>,
+) -> Result<(), VerifyError> {
+    req.check_body_limit(max_body_bytes)?;
+    let header = req.require_header(SIGNATURE_HEADER)?;
+    let parsed = parse_signature_header(header)?;
+    let t = parsed.timestamp.to_string();
+    signature::verify_hex(
+        Algorithm::Sha256,
+        keys,
+        SIGNATURE_HEADER,
+        &[t.as_bytes(), b".", &req.body],
+        parsed.signature,
+    )?;
+    signature::check_window(parsed.timestamp, now, tolerance)
+}
+
+/// The `Tiktok-Signature` value TikTok would send for `body` at `timestamp` (primary key).
+pub fn sign(keys: &SigningKeys, timestamp: i64, body: &[u8]) -> String {
+    let t = timestamp.to_string();
+    let s = signature::sign_hex(Algorithm::Sha256, keys, &[t.as_bytes(), b".", body]);
+    format!("t={t},s={s}")
+}
+
+/// A signed request as TikTok would POST it to `url` at `at`.
+pub fn sign_request(
+    keys: &SigningKeys,
+    url: &str,
+    body: impl Into<Bytes>,
+    at: DateTime<Utc>,
+) -> Result<WebhookRequest> {
+    let body = body.into();
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let value = HeaderValue::from_str(&sign(keys, at.timestamp(), &body))
+        .map_err(|_| Error::invalid_input("body", "cannot build the signature header"))?;
+    headers.insert(SIGNATURE_HEADER, value);
+    Ok(WebhookRequest::new(Method::POST, url, headers, body))
+}
+
+/// A JSON parse error without any part of the document (serde messages may quote values).
+pub(crate) fn json_error(what: &str, e: &serde_json::Error) -> Error {
+    let msg = e.to_string();
+    let detail = if msg.starts_with("missing field") {
+        msg.split(" at line")
+            .next()
+            .unwrap_or("missing field")
+            .to_string()
+    } else {
+        match e.classify() {
+            serde_json::error::Category::Data => "unexpected value type".to_string(),
+            serde_json::error::Category::Eof => "unexpected end".to_string(),
+            serde_json::error::Category::Syntax => "invalid JSON".to_string(),
+            serde_json::error::Category::Io => "read error".to_string(),
+        }
+    };
+    Error::malformed(format!(
+        "{what}: {detail} (line {}, column {})",
+        e.line(),
+        e.column()
+    ))
+}
+
+/// The inner `content` document: a JSON string parsed a second time (an object is taken as is).
+fn inner<T: serde::de::DeserializeOwned>(
+    content: Option<&serde_json::Value>,
+    event: &str,
+) -> Result<T> {
+    match content {
+        Some(serde_json::Value::String(s)) => {
+            serde_json::from_str(s).map_err(|e| json_error(&format!("{event} content"), &e))
+        }
+        Some(v @ serde_json::Value::Object(_)) => serde_json::from_value(v.clone())
+            .map_err(|e| json_error(&format!("{event} content"), &e)),
+        Some(_) => Err(Error::malformed(format!(
+            "{event} content: neither a JSON string nor an object"
+        ))),
+        None => Err(Error::malformed(format!("{event}: `content` is missing"))),
+    }
+}
+
+/// Parses a verified body into a typed event. Unknown events are [`TiktokEvent::Other`], never an
+/// error; a known event whose `content` is malformed is `malformed_payload`.
+pub fn parse(body: &[u8]) -> Result<TiktokEvent> {
+    let raw: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| json_error("body", &e))?;
+    let env: WebhookEnvelope =
+        serde_json::from_value(raw.clone()).map_err(|e| json_error("envelope", &e))?;
+    let ev = match env.event.as_str() {
+        events::RECEIVE | events::SEND => {
+            let content: MessageContent = inner(env.content.as_ref(), &env.event)?;
+            if content.message_id.is_empty() || content.conversation_id.is_empty() {
+                return Err(Error::malformed(format!(
+                    "{} content: empty `message_id` or `conversation_id`",
+                    env.event
+                )));
+            }
+            let missing = match content.message_type.as_str() {
+                "text" if content.text.is_none() => Some("text"),
+                "image" if content.image.is_none() => Some("image"),
+                "share_post" if content.share_post.is_none() => Some("share_post"),
+                _ => None,
+            };
+            if let Some(field) = missing {
+                return Err(Error::malformed(format!(
+                    "{} content: type `{field}` without its `{field}` object",
+                    env.event
+                )));
+            }
+            TiktokEvent::Message(Box::new(MessageEvent {
+                echo: env.event == events::SEND,
+                business_id: env.user_openid,
+                create_time: env.create_time,
+                content,
+                raw,
+            }))
+        }
+        events::MARK_READ => {
+            let content: ReadContent = inner(env.content.as_ref(), &env.event)?;
+            TiktokEvent::Read(ReadEvent {
+                business_id: env.user_openid,
+                create_time: env.create_time,
+                content,
+                raw,
+            })
+        }
+        _ => {
+            let message_id = match env.content.as_ref() {
+                Some(serde_json::Value::String(s)) => serde_json::from_str::<serde_json::Value>(s)
+                    .ok()
+                    .and_then(|v| v.get("message_id")?.as_str().map(str::to_string)),
+                Some(v) => v
+                    .get("message_id")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_string),
+                None => None,
+            };
+            let id = match message_id.filter(|m| !m.is_empty()) {
+                Some(m) => format!("{}:{m}", env.event),
+                None => {
+                    let digest = hex::encode(sha2::Sha256::digest(body));
+                    format!("{}:{}", env.event, &digest[..32])
+                }
+            };
+            TiktokEvent::Other(OtherEvent {
+                event: env.event,
+                business_id: env.user_openid,
+                create_time: env.create_time,
+                id,
+                raw,
+            })
+        }
+    };
+    Ok(ev)
+}
+
+/// Names of the sample events [`sample_body`] produces.
+pub const SAMPLE_EVENTS: &[&str] = &[
+    "text",
+    "image",
+    "share_post",
+    "sticker",
+    "reply",
+    "read",
+    "echo",
+    "eu",
+    "unknown",
+];
+
+/// A webhook body as TikTok sends it (shapes of spec `tiktok.md` section 10) for a sample event
+/// of [`SAMPLE_EVENTS`], created at `at`; `None` for an unknown name.
+pub fn sample_body(
+    event: &str,
+    app_id: &str,
+    business_id: &str,
+    at: DateTime<Utc>,
+) -> Option<String> {
+    use serde_json::json;
+    let ms = at.timestamp_millis();
+    let incoming = |id: &str, extra: serde_json::Value| {
+        let mut c = json!({
+            "conversation_id": "tt-conv-1",
+            "message_id": id,
+            "timestamp": ms,
+            "from": "Alice",
+            "from_user": {"id": "user-1"},
+            "to": "Biz",
+            "to_user": {"id": business_id},
+        });
+        if let (Some(obj), serde_json::Value::Object(more)) = (c.as_object_mut(), extra) {
+            obj.extend(more);
+        }
+        c
+    };
+    let (name, content) = match event {
+        "text" => (
+            events::RECEIVE,
+            Some(incoming(
+                "tt-msg-1",
+                json!({"type": "text", "text": {"body": "Hello from TikTok"}}),
+            )),
+        ),
+        "image" => (
+            events::RECEIVE,
+            Some(incoming(
+                "tt-msg-4",
+                json!({"type": "image", "image": {"media_id": "media-1"}}),
+            )),
+        ),
+        "share_post" => (
+            events::RECEIVE,
+            Some(incoming(
+                "tt-msg-5",
+                json!({"type": "share_post", "share_post": {"embed_url": "https://www.tiktok.com/embed/123"}}),
+            )),
+        ),
+        "sticker" => (
+            events::RECEIVE,
+            Some(incoming("tt-msg-6", json!({"type": "sticker"}))),
+        ),
+        "reply" => (
+            events::RECEIVE,
+            Some(incoming(
+                "tt-msg-7",
+                json!({"type": "text", "text": {"body": "About that"}, "referenced_message_info": {"referenced_message_id": "tt-msg-0"}}),
+            )),
+        ),
+        "read" => (
+            events::MARK_READ,
+            Some(
+                json!({"conversation_id": "tt-conv-1", "read": {"last_read_timestamp": ms}, "from_user": {"id": "user-1"}}),
+            ),
+        ),
+        "echo" => (
+            events::SEND,
+            Some(json!({
+                "conversation_id": "tt-conv-1", "message_id": "tt-msg-123", "timestamp": ms,
+                "type": "text", "text": {"body": "Hello"},
+                "from": "Biz", "from_user": {"id": business_id}, "to": "Alice", "to_user": {"id": "user-1"},
+            })),
+        ),
+        "eu" => (events::RECEIVE_EU, None),
+        "unknown" => (
+            "im_referral_msg",
+            Some(json!({"conversation_id": "tt-conv-1", "referral": {"source": "ad"}})),
+        ),
+        _ => return None,
+    };
+    let mut body = json!({
+        "client_key": app_id,
+        "event": name,
+        "create_time": at.timestamp(),
+        "user_openid": business_id,
+    });
+    if let (Some(obj), Some(c)) = (body.as_object_mut(), content) {
+        obj.insert("content".into(), serde_json::Value::String(c.to_string()));
+    }
+    Some(body.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn keys() -> SigningKeys {
+        SigningKeys::new("test-secret-not-real")
+    }
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap()
+    }
+
+    #[test]
+    fn header_parsing() {
+        let h = parse_signature_header(" t = 1700000000 , s = abcd ").unwrap();
+        assert_eq!(h.timestamp, 1_700_000_000);
+        assert_eq!(h.signature, "abcd");
+        for bad in [
+            "",
+            "t=1",
+            "s=ab",
+            "t=1,t=2,s=a",
+            "t=x,s=ab",
+            "garbage",
+            "t=1,s=a,s=b",
+        ] {
+            assert_eq!(
+                parse_signature_header(bad).unwrap_err().kind(),
+                "malformed_signature",
+                "{bad}"
+            );
+        }
+        assert!(parse_signature_header(&"a".repeat(2000)).is_err());
+    }
+
+    #[test]
+    fn sign_and_verify_both_ways() {
+        let body = br#"{"event":"x"}"#.to_vec();
+        let req = sign_request(&keys(), "https://h.test/wh", body, at(1_700_000_000)).unwrap();
+        let ok = |now| {
+            verify_request(
+                &keys(),
+                std::time::Duration::from_secs(300),
+                1024,
+                &req,
+                now,
+            )
+        };
+        ok(at(1_700_000_000)).unwrap();
+        ok(at(1_700_000_300)).unwrap();
+        ok(at(1_699_999_700)).unwrap();
+        assert_eq!(ok(at(1_700_000_301)).unwrap_err().kind(), "stale_timestamp");
+        assert_eq!(ok(at(1_699_999_699)).unwrap_err().kind(), "stale_timestamp");
+        // Rotation: the previous secret still verifies.
+        let rotated = SigningKeys::new("new-secret").with_previous("test-secret-not-real");
+        verify_request(
+            &rotated,
+            std::time::Duration::from_secs(300),
+            1024,
+            &req,
+            at(1_700_000_000),
+        )
+        .unwrap();
+        let wrong = SigningKeys::new("other");
+        assert_eq!(
+            verify_request(
+                &wrong,
+                std::time::Duration::from_secs(300),
+                1024,
+                &req,
+                at(1_700_000_000)
+            )
+            .unwrap_err(),
+            VerifyError::SignatureMismatch
+        );
+        assert_eq!(
+            verify_request(
+                &keys(),
+                std::time::Duration::from_secs(300),
+                4,
+                &req,
+                at(1_700_000_000)
+            )
+            .unwrap_err()
+            .kind(),
+            "payload_too_large"
+        );
+    }
+
+    #[test]
+    fn malformed_inner_content_is_typed() {
+        let body = br#"{"event":"im_receive_msg","user_openid":"b","content":"{not json"}"#;
+        let e = parse(body).unwrap_err();
+        assert_eq!(e.kind(), "malformed_payload");
+        assert!(!e.to_string().contains("not json"));
+        let body = br#"{"event":"im_receive_msg","content":"{\"conversation_id\":\"c\"}"}"#;
+        assert!(
+            parse(body)
+                .unwrap_err()
+                .to_string()
+                .contains("missing field")
+        );
+        let body = br#"{"event":"im_new_thing","content":"{broken"}"#;
+        let TiktokEvent::Other(o) = parse(body).unwrap() else {
+            panic!("expected other")
+        };
+        assert!(o.id.starts_with("im_new_thing:"));
+        assert_eq!(
+            o.id,
+            match parse(body).unwrap() {
+                TiktokEvent::Other(o) => o.id,
+                _ => unreachable!(),
+            }
+        );
+        assert_eq!(parse(b"[1]").unwrap_err().kind(), "malformed_payload");
+    }
+}
