@@ -1,0 +1,261 @@
+//! Typed payloads → normalized [`Event`]s, and outbound messages → the protocol's bodies.
+//!
+//! Conventions (both providers):
+//! - `conversation_id` is the visitor token, the key every endpoint and webhook carries (one
+//!   room per contact); the ticket UUID travels in `raw`.
+//! - ids are deterministic: a ticket UUID where the event is about the ticket, otherwise a
+//!   digest of the payload (the protocol has no message ids of its own on these legs). Two
+//!   byte-identical messages in one ticket therefore share an id.
+
+use omnichannel_core::{
+    Attachment as EventAttachment, AttachmentKind, Direction, Error, Event, EventKind,
+    OutboundMessage, Party, Provider, Result, Role,
+};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::model::{AgentMessageData, AppWebhook, Attachment, VisitorMessage, VisitorToken};
+
+/// Meteor's id alphabet (Rocket.Chat room and message ids).
+const ID_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz";
+
+/// A 17-character Rocket.Chat-style id derived from `parts` (deterministic).
+pub fn derived_id(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    let digest = h.finalize();
+    digest
+        .iter()
+        .take(17)
+        .map(|b| ID_ALPHABET[*b as usize % ID_ALPHABET.len()] as char)
+        .collect()
+}
+
+/// The MIME type the app puts on a forwarded PDF, and the real one.
+const DOCUMENT_PDF: &str = "document/pdf";
+
+fn event_attachment(a: &Attachment) -> EventAttachment {
+    let mime = if a.mime_type == DOCUMENT_PDF {
+        "application/pdf"
+    } else {
+        a.mime_type.as_str()
+    };
+    let mut out = EventAttachment::new(AttachmentKind::from_mime(mime));
+    if !a.url.is_empty() {
+        out.url = Some(a.url.clone());
+    }
+    if !mime.is_empty() {
+        out.mime_type = Some(mime.to_string());
+    }
+    out
+}
+
+/// The event of an app webhook received on the RapidPro side (provider `rocketchat`).
+pub fn app_webhook_event(webhook: &AppWebhook, raw: Value, body: &[u8]) -> Event {
+    match webhook {
+        AppWebhook::AgentMessage {
+            ticket_id,
+            token,
+            data,
+        } => {
+            let id = format!(
+                "{ticket_id}:{}",
+                derived_id(&[b"agent-message", ticket_id.as_bytes(), body])
+            );
+            let mut e = Event::new(Provider::Rocketchat, EventKind::Message, id);
+            e.direction = Some(Direction::Outbound);
+            e.conversation_id = non_empty(token);
+            e.sender = Some(Party::new(ticket_id.clone()).with_role(Role::Agent));
+            if !token.is_empty() {
+                e.recipient = Some(Party::new(token.clone()).with_role(Role::Contact));
+            }
+            e.text = data.text.clone().filter(|t| !t.is_empty());
+            e.attachments = data.attachments.iter().map(event_attachment).collect();
+            e.raw = Some(raw);
+            e
+        }
+        AppWebhook::CloseRoom { ticket_id, token } => {
+            let mut e = Event::new(
+                Provider::Rocketchat,
+                EventKind::ConversationClosed,
+                format!("{ticket_id}:closed"),
+            );
+            e.conversation_id = non_empty(token);
+            e.sender = Some(Party::new(ticket_id.clone()).with_role(Role::Agent));
+            e.raw = Some(raw);
+            e
+        }
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// `room` accepted on the app side: the ticket opened (id: the ticket UUID).
+pub fn room_opened_event(app_id: &str, body: &Value, room_id: &str) -> Event {
+    let ticket = body.get("ticketID").and_then(Value::as_str).unwrap_or("");
+    let visitor = body.get("visitor");
+    let token = visitor
+        .and_then(|v| v.get("token"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let mut e = Event::new(Provider::Rapidpro, EventKind::ConversationOpened, ticket);
+    e.direction = Some(Direction::Inbound);
+    e.channel_id = Some(app_id.to_string());
+    e.conversation_id = Some(token.to_string());
+    let mut sender = Party::new(token).with_role(Role::Contact);
+    if let Some(name) = visitor.and_then(|v| v.get("name")).and_then(Value::as_str) {
+        sender = sender.with_name(name);
+    }
+    e.sender = Some(sender);
+    e.recipient = Some(Party::new(room_id).with_role(Role::Agent));
+    e.raw = Some(body.clone());
+    e
+}
+
+/// `visitor-message` accepted on the app side: the contact's message (id: the message id
+/// answered to RapidPro).
+pub fn visitor_message_event(
+    app_id: &str,
+    body: &Value,
+    token: &str,
+    message_id: &str,
+    attachments: &[Attachment],
+) -> Event {
+    let mut e = Event::new(Provider::Rapidpro, EventKind::Message, message_id);
+    e.direction = Some(Direction::Inbound);
+    e.channel_id = Some(app_id.to_string());
+    e.conversation_id = Some(token.to_string());
+    e.sender = Some(Party::new(token).with_role(Role::Contact));
+    e.text = body
+        .get("text")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    e.attachments = attachments.iter().map(event_attachment).collect();
+    e.raw = Some(body.clone());
+    e
+}
+
+/// `room.close` accepted on the app side: RapidPro closed the ticket.
+pub fn room_closed_event(app_id: &str, body: &Value, token: &str, ticket_id: &str) -> Event {
+    let mut e = Event::new(
+        Provider::Rapidpro,
+        EventKind::ConversationClosed,
+        format!("{ticket_id}:closed"),
+    );
+    e.channel_id = Some(app_id.to_string());
+    e.conversation_id = Some(token.to_string());
+    e.sender = Some(Party::new(token).with_role(Role::Contact));
+    e.raw = Some(body.clone());
+    e
+}
+
+/// `PUT settings` accepted on the app side: RapidPro connected its ticketer.
+pub fn settings_event(app_id: &str, body: &Value, url: &str) -> Event {
+    let mut e = Event::new(
+        Provider::Rapidpro,
+        EventKind::ChannelAuthorized,
+        format!("settings:{}", derived_id(&[url.as_bytes()])),
+    );
+    e.channel_id = Some(app_id.to_string());
+    e.raw = Some(body.clone());
+    e
+}
+
+/// The MIME type of an outbound attachment: the one given, else one guessed from the URL's
+/// extension for common media.
+fn outbound_mime(a: &omnichannel_core::OutboundAttachment, i: usize) -> Result<String> {
+    if let Some(m) = a.mime_type.as_deref().filter(|m| !m.is_empty()) {
+        return Ok(m.to_string());
+    }
+    let url = a.url.as_deref().unwrap_or("");
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let ext = path
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    let guessed = match ext.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        "mp3" => "audio/mpeg",
+        "ogg" | "oga" => "audio/ogg",
+        "m4a" => "audio/mp4",
+        "pdf" => "application/pdf",
+        _ => {
+            return Err(Error::invalid_input(
+                format!("attachments[{i}].mime_type"),
+                "required: the protocol carries each attachment's MIME type",
+            ));
+        }
+    };
+    Ok(guessed.to_string())
+}
+
+fn outbound_attachments(msg: &dyn OutboundMessage) -> Result<Vec<Attachment>> {
+    msg.attachments()
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let url = a.url.as_deref().filter(|u| !u.is_empty()).ok_or_else(|| {
+                Error::invalid_input(
+                    format!("attachments[{i}].url"),
+                    "required: the protocol carries attachments by URL, not inline data",
+                )
+            })?;
+            Ok(Attachment::new(outbound_mime(a, i)?, url))
+        })
+        .collect()
+}
+
+fn token_of(msg: &dyn OutboundMessage) -> Result<String> {
+    msg.conversation_id()
+        .or_else(|| msg.sender().map(|c| c.id.as_str()))
+        .or_else(|| msg.recipient().map(|c| c.id.as_str()))
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            Error::invalid_input(
+                "conversation_id",
+                "required: the visitor token (RapidPro contact id) of the room",
+            )
+        })
+}
+
+/// A contact's message as the `visitor-message` body (RapidPro side). The visitor token is the
+/// message's `conversation_id` (else its sender's, else its recipient's id).
+pub fn visitor_message_from(msg: &dyn OutboundMessage) -> Result<VisitorMessage> {
+    Ok(VisitorMessage {
+        visitor: VisitorToken {
+            token: token_of(msg)?,
+        },
+        text: msg.text().filter(|t| !t.is_empty()).map(str::to_string),
+        attachments: outbound_attachments(msg)?,
+    })
+}
+
+/// An agent's message as the `agent-message` webhook (app side), for the ticket `ticket_id`.
+pub fn agent_message_from(msg: &dyn OutboundMessage, ticket_id: &str) -> Result<AppWebhook> {
+    Ok(AppWebhook::AgentMessage {
+        ticket_id: ticket_id.to_string(),
+        token: token_of(msg)?,
+        data: AgentMessageData {
+            // The app always sends a text (possibly empty).
+            text: Some(msg.text().unwrap_or_default().to_string()),
+            attachments: outbound_attachments(msg)?,
+        },
+    })
+}
+
+/// The visitor token an outbound message addresses (see [`visitor_message_from`]).
+pub fn outbound_token(msg: &dyn OutboundMessage) -> Result<String> {
+    token_of(msg)
+}

@@ -1,0 +1,511 @@
+//! The app side (provider `rapidpro`): answers RapidPro's calls to `secret.check`, `settings`,
+//! `room`, `room.close` and `visitor-message` exactly as the Tickets app does (spec sections 2,
+//! 3 and 6), and sends the app's webhooks (`agent-message`, `close-room`) to RapidPro.
+//!
+//! A request the app refuses before acting (unknown endpoint, method, Content-Type, secret,
+//! validation) is an `Err` whose [`reject_reply`](Channel::reject_reply) is the app's answer.
+//! Answers the app gives after accepting a request (no room for the token, room already open,
+//! unknown department, empty message, room closed by the agent) come back as an [`Inbound`]
+//! with no event and that answer.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::{Method, StatusCode};
+use omnichannel_core::{
+    AttachmentKind, Capabilities, Channel, ChannelEnv, Clock, Error, Inbound, OutboundMessage,
+    Provider, Result, SendReceipt, SendStatus, VerifyError, WebhookReply, WebhookRequest,
+};
+use serde_json::{Value, json};
+
+use crate::api::{
+    MSG_EMPTY_MESSAGE, MSG_INVALID_AUTHORIZATION, MSG_NO_DEPARTMENT_PREFIX, MSG_NO_ROOM_PREFIX,
+    MSG_ROOM_ALREADY_OPEN, MSG_UNEXPECTED,
+};
+use crate::config::RapidproConfig;
+use crate::model::AppWebhook;
+use crate::normalize::{self, derived_id};
+use crate::rooms::{AppStore, MemoryAppStore, RoomRecord};
+use crate::sender::WebhookSender;
+use crate::validate;
+use crate::webhook::{self, Endpoint, HeaderRefusal};
+
+/// Reason of the refusal Rocket.Chat answers with 404 (unknown app or endpoint).
+const REASON_NOT_FOUND: &str = "no such app endpoint";
+/// Reason of the refusal Rocket.Chat answers with a plain-text 500 (method not implemented).
+const REASON_METHOD: &str = "the endpoint does not implement this method";
+
+/// Metadata key of an outbound message naming the ticket (when the room is not in the store).
+pub const META_TICKET_ID: &str = "ticket_id";
+/// Metadata key of an outbound message asking for an action instead of a message:
+/// `"close-room"` closes the room (the `close-room` webhook).
+pub const META_ACTION: &str = "action";
+
+/// The app side of the ticketer.
+pub struct RapidproChannel {
+    config: RapidproConfig,
+    store: Arc<dyn AppStore>,
+    sender: WebhookSender,
+    env: ChannelEnv,
+    clock: Arc<dyn Clock>,
+    capabilities: Capabilities,
+}
+
+impl std::fmt::Debug for RapidproChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RapidproChannel")
+            .field("config", &self.config)
+            .field("store", &self.store)
+            .finish()
+    }
+}
+
+impl RapidproChannel {
+    /// A channel with an in-memory store seeded from the settings (callback URL, rooms).
+    pub fn new(config: RapidproConfig, env: &ChannelEnv) -> Result<Self> {
+        let store = MemoryAppStore::with_state(config.callback_url.clone(), config.rooms.clone());
+        Self::with_store(config, env, Arc::new(store))
+    }
+
+    /// A channel keeping its state in `store`. The settings' callback URL and rooms are written
+    /// into it only when [`seed`](Self::seed) is called (a shared store already holds them).
+    pub fn with_store(
+        config: RapidproConfig,
+        env: &ChannelEnv,
+        store: Arc<dyn AppStore>,
+    ) -> Result<Self> {
+        let sender = WebhookSender::new(env.http.clone(), config.secret.primary().clone());
+        let capabilities = Capabilities::text_only()
+            .with_attachments(
+                &[
+                    AttachmentKind::Image,
+                    AttachmentKind::Video,
+                    AttachmentKind::Audio,
+                    AttachmentKind::File,
+                ],
+                config.max_attachments,
+            )
+            .with_text_and_attachments(true);
+        Ok(RapidproChannel {
+            config,
+            store,
+            sender,
+            env: env.clone(),
+            clock: env.clock.clone(),
+            capabilities,
+        })
+    }
+
+    /// Writes the settings' callback URL and rooms into the store.
+    pub async fn seed(&self) -> Result<()> {
+        if let Some(url) = &self.config.callback_url {
+            self.store.set_callback_url(url).await?;
+        }
+        for room in &self.config.rooms {
+            self.store.put_room(room.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn AppStore> {
+        &self.store
+    }
+
+    async fn callback_url(&self) -> Result<String> {
+        let url = self.store.callback_url().await?.ok_or_else(|| {
+            Error::invalid_input(
+                "callback_url",
+                "Callback URL not set: RapidPro has not called PUT settings",
+            )
+        })?;
+        self.env.rebase(&url)
+    }
+
+    async fn deliver(&self, webhook: &AppWebhook) -> Result<()> {
+        let url = self.callback_url().await?;
+        self.sender.deliver(&url, webhook).await
+    }
+
+    /// The agent closed the room: sends `close-room`. Delivered (200): the room record is
+    /// deleted. Otherwise the record is marked closed (the webhook goes again on RapidPro's next
+    /// `room` or `visitor-message` for the token) and the delivery error is returned.
+    pub async fn close_room(&self, token: &str) -> Result<String> {
+        let Some(mut room) = self.store.room(token).await? else {
+            return Err(Error::invalid_input(
+                "conversation_id",
+                "no room for this visitor token",
+            ));
+        };
+        let hook = AppWebhook::CloseRoom {
+            ticket_id: room.ticket_id.clone(),
+            token: token.to_string(),
+        };
+        match self.deliver(&hook).await {
+            Ok(()) => {
+                self.store.remove_room(token).await?;
+                Ok(format!("{}:closed", room.ticket_id))
+            }
+            Err(e) => {
+                room.closed = true;
+                self.store.put_room(room).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// A record marked closed: `close-room` again; deleted when RapidPro answers 200.
+    /// Returns whether it was deleted.
+    async fn resend_close(&self, room: &RoomRecord) -> Result<bool> {
+        let hook = AppWebhook::CloseRoom {
+            ticket_id: room.ticket_id.clone(),
+            token: room.token.clone(),
+        };
+        match self.deliver(&hook).await {
+            Ok(()) => {
+                self.store.remove_room(&room.token).await?;
+                Ok(true)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "close-room webhook not delivered; will retry");
+                Ok(false)
+            }
+        }
+    }
+
+    async fn handle(&self, endpoint: Endpoint, method: &Method, body: &Value) -> Result<Inbound> {
+        let app_id = self.config.app_id.as_str();
+        match (endpoint, method) {
+            (Endpoint::SecretCheck, _) => Ok(Inbound::new(
+                vec![],
+                WebhookReply::json(StatusCode::OK, &json!({"status": "ok"})),
+            )),
+            (Endpoint::Settings, &Method::GET) => {
+                let webhook = match self.store.callback_url().await? {
+                    Some(url) => json!({ "url": url }),
+                    None => json!({}),
+                };
+                Ok(Inbound::new(
+                    vec![],
+                    WebhookReply::json(StatusCode::OK, &json!({ "webhook": webhook })),
+                ))
+            }
+            (Endpoint::Settings, _) => {
+                validated(body, validate::SETTINGS)?;
+                let url = str_at(body, &["webhook", "url"]);
+                self.store.set_callback_url(url).await?;
+                Ok(Inbound::new(
+                    vec![normalize::settings_event(app_id, body, url)],
+                    WebhookReply::empty(StatusCode::NO_CONTENT),
+                ))
+            }
+            (Endpoint::Room, _) => self.open_room(body).await,
+            (Endpoint::RoomClose, _) => {
+                validated(body, validate::ROOM_CLOSE)?;
+                let token = str_at(body, &["visitor", "token"]);
+                let Some(room) = self.store.room(token).await? else {
+                    return Ok(answer(StatusCode::NOT_FOUND, &no_room(token)));
+                };
+                self.store.remove_room(token).await?;
+                Ok(Inbound::new(
+                    vec![normalize::room_closed_event(
+                        app_id,
+                        body,
+                        token,
+                        &room.ticket_id,
+                    )],
+                    WebhookReply::empty(StatusCode::NO_CONTENT),
+                ))
+            }
+            (Endpoint::VisitorMessage, _) => self.visitor_message(body).await,
+        }
+    }
+
+    async fn open_room(&self, body: &Value) -> Result<Inbound> {
+        validated(body, validate::ROOM)?;
+        let ticket_id = str_at(body, &["ticketID"]);
+        let token = str_at(body, &["visitor", "token"]);
+        if let (Some(known), Some(dep)) = (
+            &self.config.departments,
+            body.get("visitor")
+                .and_then(|v| v.get("department"))
+                .and_then(Value::as_str),
+        ) && !known.iter().any(|k| k == dep)
+        {
+            return Ok(answer(
+                StatusCode::NOT_FOUND,
+                &format!("{MSG_NO_DEPARTMENT_PREFIX}{dep}"),
+            ));
+        }
+        if let Some(existing) = self.store.room(token).await?
+            && (!existing.closed || !self.resend_close(&existing).await?)
+        {
+            return Ok(answer(StatusCode::BAD_REQUEST, MSG_ROOM_ALREADY_OPEN));
+        }
+        let room_id = derived_id(&[b"room", ticket_id.as_bytes()]);
+        self.store
+            .put_room(RoomRecord {
+                token: token.to_string(),
+                ticket_id: ticket_id.to_string(),
+                contact_uuid: str_at(body, &["visitor", "contactUUID"]).to_string(),
+                room_id: room_id.clone(),
+                closed: false,
+            })
+            .await?;
+        Ok(Inbound::new(
+            vec![normalize::room_opened_event(
+                &self.config.app_id,
+                body,
+                &room_id,
+            )],
+            WebhookReply::json(StatusCode::CREATED, &json!({ "id": room_id })),
+        ))
+    }
+
+    async fn visitor_message(&self, body: &Value) -> Result<Inbound> {
+        validated(body, validate::VISITOR_MESSAGE)?;
+        let token = str_at(body, &["visitor", "token"]);
+        let Some(room) = self.store.room(token).await? else {
+            return Ok(answer(StatusCode::NOT_FOUND, &no_room(token)));
+        };
+        if room.closed {
+            self.resend_close(&room).await?;
+            return Ok(Inbound::new(
+                vec![],
+                WebhookReply::json(StatusCode::CREATED, &json!({"id": ""})),
+            ));
+        }
+        let text = body.get("text").and_then(Value::as_str).unwrap_or("");
+        let attachments = body.get("attachments").filter(|a| !a.is_null());
+        if text.is_empty() && attachments.is_none() {
+            return Ok(answer(StatusCode::BAD_REQUEST, MSG_EMPTY_MESSAGE));
+        }
+        let items = attachments.and_then(Value::as_array).map_or(0, Vec::len);
+        if items > self.config.max_attachments {
+            return Err(Error::malformed(format!(
+                "attachments: {items} attachments exceed the limit of {}",
+                self.config.max_attachments
+            )));
+        }
+        // The app splits each attachment's `type`: one without a string type throws (500).
+        let typed = attachments.and_then(Value::as_array).is_none_or(|a| {
+            a.iter()
+                .all(|i| i.get("type").is_some_and(Value::is_string))
+        });
+        if !typed {
+            return Ok(answer(StatusCode::INTERNAL_SERVER_ERROR, MSG_UNEXPECTED));
+        }
+        let attachments = webhook::loose_attachments(attachments);
+        let raw = serde_json::to_vec(body).unwrap_or_default();
+        let id = derived_id(&[b"visitor-message", room.room_id.as_bytes(), &raw]);
+        Ok(Inbound::new(
+            vec![normalize::visitor_message_event(
+                &self.config.app_id,
+                body,
+                token,
+                &id,
+                &attachments,
+            )],
+            WebhookReply::json(StatusCode::CREATED, &json!({ "id": id })),
+        ))
+    }
+}
+
+fn no_room(token: &str) -> String {
+    format!("{MSG_NO_ROOM_PREFIX}{token}")
+}
+
+fn answer(status: StatusCode, message: &str) -> Inbound {
+    Inbound::new(
+        vec![],
+        WebhookReply::json(status, &json!({ "error": message })),
+    )
+}
+
+fn validated(body: &Value, constraints: validate::Constraints) -> Result<()> {
+    match validate::check(body, constraints) {
+        Some(errors) => Err(Error::malformed(errors)),
+        None => Ok(()),
+    }
+}
+
+/// A string at a path of a validated body ("" when absent, which validation has excluded).
+fn str_at<'a>(body: &'a Value, path: &[&str]) -> &'a str {
+    let mut cur = body;
+    for k in path {
+        match cur.get(k) {
+            Some(v) => cur = v,
+            None => return "",
+        }
+    }
+    cur.as_str().unwrap_or("")
+}
+
+/// The request body as the app sees it (`request.content`): Rocket.Chat's JSON body parser
+/// parses bodies sent as `application/json` (any parameters) and refuses invalid JSON with 400;
+/// other bodies leave the content empty.
+fn content_of(req: &WebhookRequest) -> Result<Value> {
+    let ct = req
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let is_json = ct
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json || req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    match serde_json::from_slice::<Value>(&req.body) {
+        Ok(v @ (Value::Object(_) | Value::Array(_))) => Ok(v),
+        Ok(_) => Err(Error::malformed("body must be a JSON object")),
+        Err(e) => Err(Error::malformed(format!("body is not JSON: {e}"))),
+    }
+}
+
+#[async_trait]
+impl Channel for RapidproChannel {
+    fn provider(&self) -> Provider {
+        Provider::Rapidpro
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    /// The app's header checks for the endpoint the URL names (Content-Type where the app
+    /// checks it, then the secret).
+    fn verify(&self, req: &WebhookRequest) -> Result<(), VerifyError> {
+        let endpoint =
+            webhook::endpoint_of(&req.url, &self.config.app_id).ok_or(VerifyError::Malformed {
+                reason: REASON_NOT_FOUND.into(),
+            })?;
+        match webhook::check_app_headers(
+            req,
+            &self.config.secret,
+            endpoint.checks_content_type(&req.method),
+        ) {
+            Ok(()) => Ok(()),
+            Err(HeaderRefusal::Auth(v)) => Err(v),
+            Err(HeaderRefusal::ContentType) => Err(VerifyError::MalformedHeader {
+                header: "content-type",
+                reason: "not exactly application/json",
+            }),
+        }
+    }
+
+    async fn receive(&self, req: &WebhookRequest) -> Result<Inbound> {
+        let endpoint =
+            webhook::endpoint_of(&req.url, &self.config.app_id).ok_or(VerifyError::Malformed {
+                reason: REASON_NOT_FOUND.into(),
+            })?;
+        req.check_body_limit(self.config.max_body_bytes)?;
+        let body = content_of(req)?;
+        if !endpoint.implements(&req.method) {
+            return Err(VerifyError::Malformed {
+                reason: REASON_METHOD.into(),
+            }
+            .into());
+        }
+        webhook::check_app_headers(
+            req,
+            &self.config.secret,
+            endpoint.checks_content_type(&req.method),
+        )?;
+        self.handle(endpoint, &req.method, &body).await
+    }
+
+    /// Delivers an agent's message to RapidPro (`agent-message`). The visitor token is the
+    /// message's `conversation_id`; the ticket comes from the room store, else from
+    /// `metadata.ticket_id`. With `metadata.action = "close-room"` the room is closed instead
+    /// (no content needed).
+    async fn send(&self, msg: &dyn OutboundMessage) -> Result<SendReceipt> {
+        if msg.metadata(META_ACTION).and_then(Value::as_str) == Some("close-room") {
+            let token = normalize::outbound_token(msg)?;
+            let id = self.close_room(&token).await?;
+            return Ok(SendReceipt::new(
+                Provider::Rapidpro,
+                id,
+                SendStatus::Sent,
+                Some(json!({"type": "close-room"})),
+            ));
+        }
+        self.capabilities.check_at(msg, self.clock.now())?;
+        let token = normalize::outbound_token(msg)?;
+        let ticket_id = match self.store.room(&token).await? {
+            Some(room) => room.ticket_id,
+            None => msg
+                .metadata(META_TICKET_ID)
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    Error::invalid_input(
+                        "metadata.ticket_id",
+                        "no room for this visitor token; give the ticket UUID",
+                    )
+                })?,
+        };
+        let hook = normalize::agent_message_from(msg, &ticket_id)?;
+        self.deliver(&hook).await?;
+        let id = format!(
+            "{ticket_id}:{}",
+            derived_id(&[b"agent-message", ticket_id.as_bytes(), &hook.to_body()])
+        );
+        Ok(SendReceipt::new(
+            Provider::Rapidpro,
+            id,
+            SendStatus::Sent,
+            Some(json!({"type": "agent-message", "ticketID": ticket_id})),
+        ))
+    }
+
+    /// The app's answers: 404 (plain text) for an unknown app or endpoint, plain-text 500 for a
+    /// method the endpoint lacks, 400 `{"error": ...}` for a bad Content-Type, body or
+    /// validation (the grouped messages as a JSON string), 403 `{"error": ...}` for the secret,
+    /// 413 for an oversized body, 500 `{"error":"Unexpected error"}` for anything else.
+    fn reject_reply(&self, err: &Error) -> WebhookReply {
+        match err {
+            Error::Verify(VerifyError::Malformed { reason }) if reason == REASON_NOT_FOUND => {
+                WebhookReply::with_body(
+                    StatusCode::NOT_FOUND,
+                    "text/plain; charset=utf-8",
+                    "Not Found",
+                )
+            }
+            Error::Verify(VerifyError::Malformed { .. }) => WebhookReply::with_body(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain; charset=utf-8",
+                "Internal Server Error",
+            ),
+            Error::Verify(VerifyError::PayloadTooLarge { .. }) | Error::PayloadTooLarge { .. } => {
+                WebhookReply::json(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &json!({"error": "request entity too large"}),
+                )
+            }
+            Error::Verify(VerifyError::Unauthorized { reason }) => {
+                WebhookReply::json(StatusCode::FORBIDDEN, &json!({ "error": reason }))
+            }
+            Error::Verify(VerifyError::MalformedHeader {
+                header: "content-type",
+                ..
+            }) => WebhookReply::json(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": crate::api::MSG_INVALID_CONTENT_TYPE}),
+            ),
+            Error::Verify(_) => WebhookReply::json(
+                StatusCode::FORBIDDEN,
+                &json!({ "error": MSG_INVALID_AUTHORIZATION }),
+            ),
+            Error::MalformedPayload { reason } => {
+                WebhookReply::json(StatusCode::BAD_REQUEST, &json!({ "error": reason }))
+            }
+            _ => WebhookReply::json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({ "error": MSG_UNEXPECTED }),
+            ),
+        }
+    }
+}

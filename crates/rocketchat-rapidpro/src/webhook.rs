@@ -1,0 +1,314 @@
+//! Verification and parsing of what each side receives, and the signers that build genuine
+//! requests (used by tests, fixtures and `simulate`, so they cannot drift from the checks).
+//!
+//! - The RapidPro side receives the app's webhooks (`agent-message`, `close-room`), checked the
+//!   way mailroom checks them (spec section 4.3).
+//! - The app side receives RapidPro's calls to its five endpoints, checked in the app's order
+//!   (spec section 2).
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method};
+use omnichannel_core::signature::constant_time_eq;
+use omnichannel_core::{Error, ExposeSecret, SigningKeys, VerifyError, WebhookRequest};
+use serde_json::Value;
+
+use crate::api::{self, MSG_INVALID_AUTHORIZATION, MSG_INVALID_CONTENT_TYPE, MSG_SECRET_NOT_SET};
+use crate::model::{AgentMessageData, AppWebhook, Attachment};
+
+/// The header both sides authenticate with.
+pub const AUTHORIZATION: &str = "authorization";
+
+/// mailroom's answer to a body without `type`.
+pub const MSG_TYPE_REQUIRED: &str = "field 'type' is required";
+/// mailroom's answer to a body without `ticketID`.
+pub const MSG_TICKET_REQUIRED: &str = "field 'ticketID' is required";
+/// mailroom's answer to an unknown `type`.
+pub const MSG_INVALID_EVENT_TYPE: &str = "invalid event type";
+
+/// Checks `Authorization: Token <secret>` against every key, in constant time (the RapidPro
+/// side: mailroom compares with the untrimmed secret).
+pub fn verify_token(req: &WebhookRequest, keys: &SigningKeys) -> Result<(), VerifyError> {
+    let Some(got) = req.header(AUTHORIZATION)? else {
+        return Err(VerifyError::Unauthorized {
+            reason: "Authorization header absent",
+        });
+    };
+    let mut ok = false;
+    for key in keys.all() {
+        let expected = format!("Token {}", key.expose_secret());
+        ok |= constant_time_eq(got.as_bytes(), expected.as_bytes());
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(VerifyError::Unauthorized {
+            reason: "Authorization header does not match",
+        })
+    }
+}
+
+/// Parses an app webhook the way mailroom does: `type` and `ticketID` required (non-empty),
+/// `visitor` read when present, `data` decoded for `agent-message` (no field of it required).
+/// Error reasons are mailroom's exact messages.
+pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook, Value), Error> {
+    let raw: Value = serde_json::from_slice(body).map_err(|e| Error::malformed(e.to_string()))?;
+    let Some(obj) = raw.as_object() else {
+        return Err(Error::malformed(
+            "json: cannot unmarshal non-object into the event",
+        ));
+    };
+    let field = |name: &str| -> Result<String, Error> {
+        match obj.get(name) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(_) => Err(Error::malformed(format!(
+                "json: cannot unmarshal into field {name} of type string"
+            ))),
+        }
+    };
+    let kind = field("type")?;
+    let ticket_id = field("ticketID")?;
+    if kind.is_empty() {
+        return Err(Error::malformed(MSG_TYPE_REQUIRED));
+    }
+    if ticket_id.is_empty() {
+        return Err(Error::malformed(MSG_TICKET_REQUIRED));
+    }
+    let token = obj
+        .get("visitor")
+        .and_then(|v| v.get("token"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let event = match kind.as_str() {
+        "agent-message" => {
+            let data = match obj.get("data") {
+                // Go decodes an absent raw message as empty input.
+                None => return Err(Error::malformed("unexpected end of JSON input")),
+                Some(Value::Null) => AgentMessageData::default(),
+                Some(d) => serde_json::from_value::<AgentMessageData>(d.clone())
+                    .map_err(|e| Error::malformed(format!("data: {e}")))?,
+            };
+            if data.attachments.len() > max_attachments {
+                return Err(Error::malformed(format!(
+                    "data.attachments: {} attachments exceed the limit of {max_attachments}",
+                    data.attachments.len()
+                )));
+            }
+            AppWebhook::AgentMessage {
+                ticket_id,
+                token,
+                data,
+            }
+        }
+        "close-room" => AppWebhook::CloseRoom { ticket_id, token },
+        _ => return Err(Error::malformed(MSG_INVALID_EVENT_TYPE)),
+    };
+    Ok((event, raw))
+}
+
+/// The request the app sends to RapidPro's callback URL for `webhook`, authorized with
+/// `secret` (the signer of the RapidPro side's fixtures and of `simulate`).
+pub fn callback_request(
+    url: &str,
+    secret: &omnichannel_core::SecretString,
+    webhook: &AppWebhook,
+) -> Result<WebhookRequest, Error> {
+    Ok(WebhookRequest::new(
+        Method::POST,
+        url,
+        json_headers(secret)?,
+        Bytes::from(webhook.to_body()),
+    ))
+}
+
+fn json_headers(secret: &omnichannel_core::SecretString) -> Result<HeaderMap, Error> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(http::header::AUTHORIZATION, api::authorization(secret)?);
+    Ok(headers)
+}
+
+/// The app's endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `GET secret.check`.
+    SecretCheck,
+    /// `PUT settings` / `GET settings`.
+    Settings,
+    /// `GET room`.
+    Room,
+    /// `GET room.close`.
+    RoomClose,
+    /// `POST visitor-message`.
+    VisitorMessage,
+}
+
+impl Endpoint {
+    /// Every endpoint.
+    pub const ALL: [Endpoint; 5] = [
+        Endpoint::SecretCheck,
+        Endpoint::Settings,
+        Endpoint::Room,
+        Endpoint::RoomClose,
+        Endpoint::VisitorMessage,
+    ];
+
+    /// The path segment after `/api/apps/public/<app id>/`.
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::SecretCheck => "secret.check",
+            Endpoint::Settings => "settings",
+            Endpoint::Room => "room",
+            Endpoint::RoomClose => "room.close",
+            Endpoint::VisitorMessage => "visitor-message",
+        }
+    }
+
+    /// The endpoint of a path segment.
+    pub fn from_path(segment: &str) -> Option<Endpoint> {
+        Endpoint::ALL.into_iter().find(|e| e.path() == segment)
+    }
+
+    /// Whether the app implements `method` on this endpoint.
+    pub fn implements(self, method: &Method) -> bool {
+        match self {
+            Endpoint::SecretCheck | Endpoint::Room | Endpoint::RoomClose => method == Method::GET,
+            Endpoint::Settings => method == Method::GET || method == Method::PUT,
+            Endpoint::VisitorMessage => method == Method::POST,
+        }
+    }
+
+    /// Whether the app checks `Content-Type` for this call (all but `secret.check` and
+    /// `GET settings`).
+    pub fn checks_content_type(self, method: &Method) -> bool {
+        !matches!(
+            (self, method),
+            (Endpoint::SecretCheck, _) | (Endpoint::Settings, &Method::GET)
+        )
+    }
+}
+
+/// The endpoint a request URL addresses: the last path segment, after
+/// `/api/apps/public/<app id>/` when the URL has that prefix (then the app id must match).
+/// `None`: Rocket.Chat would answer 404.
+pub fn endpoint_of(url: &str, app_id: &str) -> Option<Endpoint> {
+    let path = match url.find("://") {
+        Some(i) => {
+            let after = &url[i + 3..];
+            after.find('/').map_or("/", |j| &after[j..])
+        }
+        None => url,
+    };
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let path = path.trim_end_matches('/');
+    let (prefix, segment) = path.rsplit_once('/')?;
+    if let Some(i) = prefix.find("/api/apps/public/") {
+        let id = &prefix[i + "/api/apps/public/".len()..];
+        if id != app_id {
+            return None;
+        }
+    }
+    Endpoint::from_path(segment)
+}
+
+/// Why the app refuses a request before its body is looked at.
+pub(crate) enum HeaderRefusal {
+    /// 400 `Invalid Content-Type header`.
+    ContentType,
+    /// 403 `Secret not set` / `Invalid Authorization header`.
+    Auth(VerifyError),
+}
+
+impl From<HeaderRefusal> for Error {
+    fn from(r: HeaderRefusal) -> Error {
+        match r {
+            HeaderRefusal::ContentType => Error::malformed(MSG_INVALID_CONTENT_TYPE),
+            HeaderRefusal::Auth(v) => Error::Verify(v),
+        }
+    }
+}
+
+/// The app's header checks, in its order: Content-Type (exactly `application/json`, when the
+/// endpoint checks it), secret set (after trimming), `Authorization` exactly
+/// `Token <trimmed secret>` (constant time, every configured secret tried).
+pub(crate) fn check_app_headers(
+    req: &WebhookRequest,
+    keys: &SigningKeys,
+    check_content_type: bool,
+) -> Result<(), HeaderRefusal> {
+    if check_content_type {
+        // Node gives the app the last of repeated headers joined; a doubled or absent header
+        // is not exactly `application/json`.
+        let ct = req.header("content-type").ok().flatten();
+        if ct != Some("application/json") {
+            return Err(HeaderRefusal::ContentType);
+        }
+    }
+    let secrets: Vec<&str> = keys
+        .all()
+        .iter()
+        .map(|s| s.expose_secret().trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if secrets.is_empty() {
+        return Err(HeaderRefusal::Auth(VerifyError::Unauthorized {
+            reason: MSG_SECRET_NOT_SET,
+        }));
+    }
+    let got = match req.header(AUTHORIZATION) {
+        Ok(v) => v.unwrap_or(""),
+        Err(e) => return Err(HeaderRefusal::Auth(e)),
+    };
+    let mut ok = false;
+    for s in secrets {
+        ok |= constant_time_eq(got.as_bytes(), format!("Token {s}").as_bytes());
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(HeaderRefusal::Auth(VerifyError::Unauthorized {
+            reason: MSG_INVALID_AUTHORIZATION,
+        }))
+    }
+}
+
+/// The request RapidPro sends to the app's `endpoint` at `base_url`
+/// (`https://<host>/api/apps/public/<app id>`), authorized with `secret` (the signer of the app
+/// side's fixtures and of `simulate`). `body` is the JSON body (empty for none).
+pub fn app_request(
+    base_url: &str,
+    endpoint: Endpoint,
+    method: Method,
+    secret: &omnichannel_core::SecretString,
+    body: impl Into<Bytes>,
+) -> Result<WebhookRequest, Error> {
+    let url = format!("{}/{}", base_url.trim_end_matches('/'), endpoint.path());
+    Ok(WebhookRequest::new(
+        method,
+        url,
+        json_headers(secret)?,
+        body.into(),
+    ))
+}
+
+/// Attachments of a `visitor-message` body, each `{type, url}`; items that are not of that shape
+/// are kept with what they have (the app does not validate them).
+pub(crate) fn loose_attachments(v: Option<&Value>) -> Vec<Attachment> {
+    v.and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .map(|a| {
+                    Attachment::new(
+                        a.get("type").and_then(Value::as_str).unwrap_or_default(),
+                        a.get("url").and_then(Value::as_str).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
