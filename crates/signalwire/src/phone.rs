@@ -7,8 +7,10 @@
 //!
 //! The helper is self-contained (no numbering-plan database). It knows the regions of
 //! [`Region::ALL`]: their country calling code, trunk prefix, international call prefix and the
-//! length of their national significant numbers. For the North American Numbering Plan (US,
-//! CA) it also checks that the area code and the exchange do not start with 0 or 1. It does
+//! length of their national significant numbers. For national North American numbers (US,
+//! CA) it also checks that the area code and the exchange do not start with 0 or 1. A number
+//! already in E.164 is checked for its form and length only (the provider has the final
+//! word, and test ranges such as `+1 555 123 xxxx` stay usable). It does
 //! not know which number ranges are assigned, nor mobile from fixed lines: the provider
 //! refuses unassigned numbers (SignalWire error 21211).
 //!
@@ -286,9 +288,6 @@ fn international(digits: &str) -> Result<String, PhoneError> {
                 expected: expected_len(p.nsn_len),
             });
         }
-        if p.nanp {
-            check_nanp(nsn)?;
-        }
     } else if digits.len() < MIN_E164_DIGITS || digits.len() > MAX_E164_DIGITS {
         return Err(PhoneError::InvalidLength {
             country: "E.164".into(),
@@ -301,7 +300,8 @@ fn international(digits: &str) -> Result<String, PhoneError> {
 
 /// Normalizes a phone number to E.164.
 ///
-/// - `+` followed by digits (punctuation allowed): checked and returned as `+digits`; the
+/// - `+` followed by digits (punctuation allowed): the length is checked (per country for
+///   the countries of [`Region::ALL`], 7 to 15 digits otherwise) and `+digits` returned; the
 ///   default region is not used.
 /// - Starting with the default region's international call prefix (`00`, `011` from the US,
 ///   `0011` from Australia): read as an international number.
@@ -463,5 +463,7 @@ mod tests {
         assert!(!is_e164("15554443210"));
         assert!(!is_e164("+"));
         assert!(is_e164("+2901234"));
+        // E.164 input is checked for form and length only.
+        assert_eq!(to_e164("+1 555 123 4567", None).unwrap(), "+15551234567");
     }
 }
