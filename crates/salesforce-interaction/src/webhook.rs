@@ -1,0 +1,405 @@
+//! What Salesforce sends us: the outbound custom platform event (rep -> end user), decoded.
+//!
+//! Salesforce has no webhooks here. It publishes a custom platform event, named by the
+//! conversation channel definition, which a subscriber reads over the Pub/Sub API (gRPC, Avro)
+//! and decodes to JSON. That decoded JSON is the input of this module. Three layouts exist:
+//!
+//! - **pre-Spring '24** ([`Layout::Legacy`]): no event-type field; the payload field holds a
+//!   `ConversationEntry` as a JSON string, beside a channel-address field and a recipient field
+//!   (JSON string);
+//! - **Spring '24+** ([`Layout::Nested`]): event type `Interaction`; the payload field holds
+//!   `{conversationIdentifier, channelAddressIdentifier, recipient, payload: ConversationEntry}`;
+//! - **flat** ([`Layout::Flat`]): event type `Interaction`; the entry's fields sit at the top of
+//!   the payload JSON beside `channelAddressIdentifier` and `recipient` (the README's example
+//!   without attachment).
+//!
+//! Event type `RoutingRequested` carries a routing request (partner-owned routing). The field
+//! values may be plain strings or Avro unions as avro-js prints them (`{"string": "..."}`); the
+//! fields may sit at the top of the JSON, under `payload` (the Pub/Sub consumer event), or one
+//! level below that (under the event's API name).
+//!
+//! There is no signature to verify: authenticity comes from the authenticated Pub/Sub stream.
+//! That is also why [`Channel::receive`](omnichannel_core::Channel::receive) refuses HTTP
+//! requests: an unauthenticated POST of an event would let anyone inject rep messages.
+
+use omnichannel_core::{Error, Result};
+use serde_json::{Map, Value};
+
+use crate::config::EventFields;
+use crate::model::{ConversationEntry, EntryPayload, Participant, RoutingRequestedPayload};
+
+/// Which layout an `Interaction` event came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Pre-Spring '24: three fields, no event type.
+    Legacy,
+    /// Spring '24+: payload + event type, entry under `payload`.
+    Nested,
+    /// Spring '24+ with the entry's fields at the top of the payload.
+    Flat,
+}
+
+/// A decoded outbound platform event, typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlatformEvent {
+    /// Pub/Sub replay id, when the JSON carries it.
+    pub replay_id: Option<String>,
+    /// `CreatedDate` (epoch ms), when present.
+    pub created_date: Option<i64>,
+    /// What the event carries.
+    pub body: EventBody,
+}
+
+/// The content of a [`PlatformEvent`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum EventBody {
+    /// A conversation entry for the end user.
+    Interaction(Box<InteractionEvent>),
+    /// A rep transferred or conferenced under partner-owned routing.
+    RoutingRequested(RoutingRequestedEvent),
+    /// An event type this crate does not know; its JSON stays in the normalized event's `raw`.
+    Other {
+        /// The event type value.
+        event_type: String,
+    },
+}
+
+/// An `Interaction` event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InteractionEvent {
+    /// The layout it came in.
+    pub layout: Layout,
+    /// The conversation (absent in the legacy and flat layouts).
+    pub conversation_identifier: Option<String>,
+    /// The channel address.
+    pub channel_address_identifier: Option<String>,
+    /// The end user it is for.
+    pub recipient: Option<Participant>,
+    /// The conversation entry.
+    pub entry: ConversationEntry,
+    /// The entry's body, typed.
+    pub payload: EntryPayload,
+}
+
+/// A `RoutingRequested` event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutingRequestedEvent {
+    /// The channel address.
+    pub channel_address_identifier: Option<String>,
+    /// The end user.
+    pub recipient: Option<Participant>,
+    /// The routing request.
+    pub payload: RoutingRequestedPayload,
+}
+
+/// Parses a decoded platform event with the configured field names. `max_bytes` bounds the
+/// event's JSON size. Anything that does not fit a layout is `malformed_payload`.
+pub fn parse_event(v: &Value, fields: &EventFields, max_bytes: usize) -> Result<PlatformEvent> {
+    check_size(v, max_bytes)?;
+    let top = v
+        .as_object()
+        .ok_or_else(|| Error::malformed("the event must be a JSON object"))?;
+    let record = find_record(top, fields).ok_or_else(|| {
+        Error::malformed(format!(
+            "the event has neither the payload field `{}` nor the event type field `{}`",
+            fields.payload, fields.event_type
+        ))
+    })?;
+    let replay_id = top.get("replayId").and_then(|r| match r {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    });
+    let created_date = field(record, "CreatedDate")
+        .as_ref()
+        .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()));
+    let event_type = field(record, &fields.event_type);
+    let event_type = match &event_type {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            return Err(Error::malformed(format!(
+                "field `{}` must be a string",
+                fields.event_type
+            )));
+        }
+    };
+    let body = match event_type.as_deref() {
+        None => EventBody::Interaction(Box::new(parse_legacy(record, fields)?)),
+        Some("Interaction") => {
+            EventBody::Interaction(Box::new(parse_interaction(&payload_json(record, fields)?)?))
+        }
+        Some("RoutingRequested") => {
+            EventBody::RoutingRequested(parse_routing(&payload_json(record, fields)?)?)
+        }
+        Some(other) => EventBody::Other {
+            event_type: other.to_string(),
+        },
+    };
+    Ok(PlatformEvent {
+        replay_id,
+        created_date,
+        body,
+    })
+}
+
+fn check_size(v: &Value, max: usize) -> Result<()> {
+    struct Counter {
+        n: usize,
+        max: usize,
+    }
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.n += buf.len();
+            if self.n > self.max {
+                return Err(std::io::Error::other("too large"));
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Counter { n: 0, max };
+    if serde_json::to_writer(&mut c, v).is_err() {
+        return Err(Error::PayloadTooLarge {
+            size: c.n,
+            limit: max,
+        });
+    }
+    Ok(())
+}
+
+/// The object holding the event's fields: the top, `payload`, or one object below either.
+fn find_record<'a>(top: &'a Map<String, Value>, f: &EventFields) -> Option<&'a Map<String, Value>> {
+    let has = |m: &Map<String, Value>| m.contains_key(&f.payload) || m.contains_key(&f.event_type);
+    if has(top) {
+        return Some(top);
+    }
+    let mut candidates: Vec<&Map<String, Value>> = Vec::new();
+    if let Some(p) = top.get("payload").and_then(Value::as_object) {
+        candidates.push(p);
+        candidates.extend(p.values().filter_map(Value::as_object));
+    }
+    candidates.extend(top.values().filter_map(Value::as_object));
+    candidates.into_iter().find(|m| has(m))
+}
+
+/// A field's value: plain, or an Avro union `{"string": ...}`; `None` when absent or null.
+fn field(record: &Map<String, Value>, name: &str) -> Option<Value> {
+    match record.get(name)? {
+        Value::Null => None,
+        Value::Object(o) if o.len() == 1 => {
+            let (k, v) = o.iter().next()?;
+            match k.as_str() {
+                "string" | "long" | "int" | "boolean" | "double" => {
+                    (!v.is_null()).then(|| v.clone())
+                }
+                "null" => None,
+                _ => Some(Value::Object(o.clone())),
+            }
+        }
+        v => Some(v.clone()),
+    }
+}
+
+/// A field holding JSON: a string to parse, or an object already decoded.
+fn json_field(record: &Map<String, Value>, name: &str) -> Result<Option<Value>> {
+    match field(record, name) {
+        None => Ok(None),
+        Some(Value::String(s)) => serde_json::from_str(&s)
+            .map(Some)
+            .map_err(|e| Error::malformed(format!("field `{name}` is not JSON: {e}"))),
+        Some(v @ Value::Object(_)) => Ok(Some(v)),
+        Some(_) => Err(Error::malformed(format!(
+            "field `{name}` must be a JSON string"
+        ))),
+    }
+}
+
+fn payload_json(record: &Map<String, Value>, f: &EventFields) -> Result<Value> {
+    json_field(record, &f.payload)?
+        .ok_or_else(|| Error::malformed(format!("the payload field `{}` is absent", f.payload)))
+}
+
+fn entry_from(v: &Value) -> Result<(ConversationEntry, EntryPayload)> {
+    let entry = ConversationEntry::deserialize_value(v)?;
+    let payload =
+        EntryPayload::parse(&entry.entry_type, &entry.entry_payload).map_err(Error::malformed)?;
+    Ok((entry, payload))
+}
+
+impl ConversationEntry {
+    fn deserialize_value(v: &Value) -> Result<Self> {
+        serde::Deserialize::deserialize(v)
+            .map_err(|e| Error::malformed(format!("conversation entry: {e}")))
+    }
+}
+
+fn participant(v: Option<&Value>, name: &str) -> Result<Option<Participant>> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => serde_json::from_str(s)
+            .map(Some)
+            .map_err(|e| Error::malformed(format!("{name}: {e}"))),
+        Some(v) => serde::Deserialize::deserialize(v)
+            .map(Some)
+            .map_err(|e| Error::malformed(format!("{name}: {e}"))),
+    }
+}
+
+fn opt_str(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str).map(str::to_string)
+}
+
+fn parse_legacy(record: &Map<String, Value>, f: &EventFields) -> Result<InteractionEvent> {
+    let payload = payload_json(record, f)?;
+    let (entry, typed) = entry_from(&payload)?;
+    let channel = match field(record, &f.channel_address) {
+        None => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => {
+            return Err(Error::malformed(format!(
+                "field `{}` must be a string",
+                f.channel_address
+            )));
+        }
+    };
+    let recipient = participant(
+        field(record, &f.recipient).as_ref(),
+        &format!("field `{}`", f.recipient),
+    )?;
+    Ok(InteractionEvent {
+        layout: Layout::Legacy,
+        conversation_identifier: None,
+        channel_address_identifier: channel,
+        recipient,
+        entry,
+        payload: typed,
+    })
+}
+
+fn parse_interaction(p: &Value) -> Result<InteractionEvent> {
+    let obj = p
+        .as_object()
+        .ok_or_else(|| Error::malformed("the payload must be a JSON object"))?;
+    let (layout, entry_value) = match obj.get("payload") {
+        Some(inner @ Value::Object(_)) => (Layout::Nested, inner),
+        _ if obj.contains_key("entryType") => (Layout::Flat, p),
+        _ => {
+            return Err(Error::malformed(
+                "the payload has neither a `payload` entry nor an `entryType`",
+            ));
+        }
+    };
+    let (entry, typed) = entry_from(entry_value)?;
+    Ok(InteractionEvent {
+        layout,
+        conversation_identifier: opt_str(obj.get("conversationIdentifier")),
+        channel_address_identifier: opt_str(obj.get("channelAddressIdentifier")),
+        recipient: participant(obj.get("recipient"), "recipient")?,
+        entry,
+        payload: typed,
+    })
+}
+
+fn parse_routing(p: &Value) -> Result<RoutingRequestedEvent> {
+    let obj = p
+        .as_object()
+        .ok_or_else(|| Error::malformed("the payload must be a JSON object"))?;
+    let payload: RoutingRequestedPayload = match obj.get("payload") {
+        Some(v @ Value::Object(_)) => serde::Deserialize::deserialize(v)
+            .map_err(|e| Error::malformed(format!("RoutingRequested payload: {e}")))?,
+        _ => return Err(Error::malformed("RoutingRequested without `payload`")),
+    };
+    Ok(RoutingRequestedEvent {
+        channel_address_identifier: opt_str(obj.get("channelAddressIdentifier")),
+        recipient: participant(obj.get("recipient"), "recipient")?,
+        payload,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn fields() -> EventFields {
+        EventFields {
+            payload: "P__c".into(),
+            event_type: "T__c".into(),
+            channel_address: "C__c".into(),
+            recipient: "R__c".into(),
+        }
+    }
+
+    const ENTRY: &str = r#"{"identifier":"e1","entryType":"Message","entryPayload":{"entryType":"Message","id":"e1","abstractMessage":{"messageType":"StaticContentMessage","id":"e1","staticContent":{"formatType":"Text","text":"hi"}}},"sender":{"appType":"agent","subject":"005","role":"Agent"}}"#;
+
+    #[test]
+    fn finds_fields_at_any_documented_level() {
+        let rec = json!({"P__c": {"string": ENTRY}, "C__c": {"string": "chan"},
+                         "R__c": "{\"appType\":\"custom\",\"subject\":\"u\",\"role\":\"EndUser\"}"});
+        for v in [
+            rec.clone(),
+            json!({"replayId": "1", "payload": rec.clone()}),
+            json!({"replayId": 7, "payload": {"my__event__e": rec.clone()}}),
+        ] {
+            let e = parse_event(&v, &fields(), 1 << 20).unwrap();
+            let EventBody::Interaction(i) = e.body else {
+                panic!()
+            };
+            assert_eq!(i.layout, Layout::Legacy);
+            assert_eq!(i.channel_address_identifier.as_deref(), Some("chan"));
+            assert_eq!(i.recipient.unwrap().subject, "u");
+        }
+    }
+
+    #[test]
+    fn refusals_are_typed() {
+        let f = fields();
+        assert_eq!(
+            parse_event(&json!([1]), &f, 100).unwrap_err().kind(),
+            "malformed_payload"
+        );
+        assert_eq!(
+            parse_event(&json!({"x": 1}), &f, 100).unwrap_err().kind(),
+            "malformed_payload"
+        );
+        assert_eq!(
+            parse_event(
+                &json!({"P__c": "{not json", "T__c": "Interaction"}),
+                &f,
+                1000
+            )
+            .unwrap_err()
+            .kind(),
+            "malformed_payload"
+        );
+        assert_eq!(
+            parse_event(&json!({"P__c": "{}", "T__c": "Interaction"}), &f, 1000)
+                .unwrap_err()
+                .kind(),
+            "malformed_payload"
+        );
+        assert_eq!(
+            parse_event(&json!({"P__c": "x".repeat(200)}), &f, 100)
+                .unwrap_err()
+                .kind(),
+            "payload_too_large"
+        );
+        let other = parse_event(
+            &json!({"P__c": "{}", "T__c": {"string": "Future"}}),
+            &f,
+            1000,
+        )
+        .unwrap();
+        assert_eq!(
+            other.body,
+            EventBody::Other {
+                event_type: "Future".into()
+            }
+        );
+    }
+}
