@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 
 use omnichannel_core::SigningKeys;
-use omnichannel_testkit::{HeaderSpec, Registry, fixture_files, load, run_dirs, workspace_fixtures};
+use omnichannel_testkit::{
+    HeaderSpec, Registry, fixture_files, load, run_dirs, workspace_fixtures,
+};
 use omnichannel_tiktok::{Factory, TiktokConfig, webhook};
 
 fn dir() -> PathBuf {
@@ -16,7 +18,11 @@ fn dir() -> PathBuf {
 #[tokio::test]
 async fn all_fixtures_pass() {
     let files = fixture_files(&dir()).unwrap();
-    assert!(files.len() >= 25, "expected the TikTok fixture set, found {}", files.len());
+    assert!(
+        files.len() >= 25,
+        "expected the TikTok fixture set, found {}",
+        files.len()
+    );
     let registry = Registry::new().with(std::sync::Arc::new(Factory));
     let report = run_dirs(&registry, &[dir()]).await;
     for o in &report.outcomes {

@@ -142,9 +142,11 @@ async fn reply_carries_the_reference() {
 async fn image_is_uploaded_then_sent() {
     let server = MockServer::start().await;
     Mock::given(path(UPLOAD))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"code": 0, "message": "OK", "data": {"media_id": "media-123"}}),
-        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"code": 0, "message": "OK", "data": {"media_id": "media-123"}}),
+            ),
+        )
         .mount(&server)
         .await;
     Mock::given(path(SEND))
@@ -172,7 +174,10 @@ async fn image_is_uploaded_then_sent() {
         json!({"business_id": "biz-123", "media_type": "IMAGE",
                "file": {"filename": "avatar.png", "content_type": "image/png", "size": PNG.len()}})
     );
-    assert!(reqs[0].body.windows(PNG.len()).any(|w| w == PNG), "file bytes sent as given");
+    assert!(
+        reqs[0].body.windows(PNG.len()).any(|w| w == PNG),
+        "file bytes sent as given"
+    );
     assert_eq!(reqs[1].url.path(), SEND);
     assert_eq!(
         body(&reqs[1]),
@@ -195,9 +200,11 @@ async fn image_from_url_is_downloaded_bounded_and_typed() {
         .mount(&server)
         .await;
     Mock::given(path(UPLOAD))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"code": 0, "message": "OK", "data": {"media_id": "media-9"}}),
-        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"code": 0, "message": "OK", "data": {"media_id": "media-9"}}),
+            ),
+        )
         .mount(&server)
         .await;
     Mock::given(path(SEND))
@@ -238,9 +245,11 @@ async fn image_from_url_is_downloaded_bounded_and_typed() {
 async fn split_opt_in_sends_two_messages() {
     let server = MockServer::start().await;
     Mock::given(path(UPLOAD))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"code": 0, "message": "OK", "data": {"media_id": "media-1"}}),
-        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"code": 0, "message": "OK", "data": {"media_id": "media-1"}}),
+            ),
+        )
         .mount(&server)
         .await;
     let n = Arc::new(AtomicUsize::new(0));
@@ -359,7 +368,10 @@ async fn invalid_token_is_refreshed_once_and_the_send_retried() {
         .mount(&server)
         .await;
     let ch = channel_with(builder(&server).build().unwrap());
-    ch.tokens().set_token("biz-123", seeded_token()).await.unwrap();
+    ch.tokens()
+        .set_token("biz-123", seeded_token())
+        .await
+        .unwrap();
     let r = ch
         .send(&Message::text("hi").conversation_id("tt-conv-1").build())
         .await
@@ -404,7 +416,10 @@ async fn revoked_refresh_token_requires_reauthorization_and_calls_the_hook() {
             .build()
             .unwrap(),
     );
-    ch.tokens().set_token("biz-123", seeded_token()).await.unwrap();
+    ch.tokens()
+        .set_token("biz-123", seeded_token())
+        .await
+        .unwrap();
     let e = ch
         .send(&Message::text("hi").conversation_id("tt-conv-1").build())
         .await
@@ -431,7 +446,10 @@ async fn capabilities_refusals_send_nothing() {
         ),
         (
             "text with image",
-            Message::text("hi").attachment(img()).conversation_id("c").build(),
+            Message::text("hi")
+                .attachment(img())
+                .conversation_id("c")
+                .build(),
         ),
         (
             "two images",
@@ -527,7 +545,10 @@ async fn webhook_registration_and_business_info() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/open_api/v1.3/business/webhook/update/"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"code": 0, "message": "OK", "data": {}})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"code": 0, "message": "OK", "data": {}})),
+        )
         .mount(&server)
         .await;
     Mock::given(method("GET"))
