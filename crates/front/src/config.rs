@@ -292,10 +292,10 @@ impl FrontConfigBuilder {
         if url::Url::parse(&c.api_base_url).is_err() {
             return Err(Error::config("api_base_url", "not an absolute URL"));
         }
-        if let Some(u) = &c.webhook_url {
-            if url::Url::parse(u).is_err() {
-                return Err(Error::config("webhook_url", "not an absolute URL"));
-            }
+        if let Some(u) = &c.webhook_url
+            && url::Url::parse(u).is_err()
+        {
+            return Err(Error::config("webhook_url", "not an absolute URL"));
         }
         if c.max_recipients == 0 {
             return Err(Error::config("max_recipients", "must be at least 1"));

@@ -104,7 +104,7 @@ impl FrontMessage {
     /// `created_at` as a UTC time (millisecond precision), when present and in range.
     pub fn created_at_utc(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         let secs = self.created_at?;
-        if !secs.is_finite() || secs < 0.0 || secs > 253_402_300_799.0 {
+        if !(0.0..=253_402_300_799.0).contains(&secs) {
             return None;
         }
         let millis = (secs * 1000.0).round() as i64;

@@ -36,7 +36,10 @@ async fn all_front_fixtures_pass() {
 fn keys_of(config: &Value) -> Vec<String> {
     match &config["app_secret"] {
         Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
         _ => vec![],
     }
 }
@@ -64,7 +67,10 @@ fn accepted_fixtures_are_signed_by_the_production_signer() {
     let mut checked = 0;
     for path in fixture_files(&dir()).unwrap() {
         let fx: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let Some(req) = fx["inbound"]["request"].as_object().map(|_| &fx["inbound"]["request"]) else {
+        let Some(req) = fx["inbound"]["request"]
+            .as_object()
+            .map(|_| &fx["inbound"]["request"])
+        else {
             continue;
         };
         let text = serde_json::to_string(req).unwrap();
@@ -77,14 +83,22 @@ fn accepted_fixtures_are_signed_by_the_production_signer() {
             continue;
         }
         let headers = &req["headers"];
-        let ts = header(headers, TIMESTAMP_HEADER).and_then(Value::as_str).unwrap();
-        let sig = header(headers, "x-front-signature").and_then(Value::as_str).unwrap();
+        let ts = header(headers, TIMESTAMP_HEADER)
+            .and_then(Value::as_str)
+            .unwrap();
+        let sig = header(headers, "x-front-signature")
+            .and_then(Value::as_str)
+            .unwrap();
         let matches = keys_of(&fx["config"]).iter().any(|k| {
             signed_bodies(req)
                 .iter()
                 .any(|b| sign(&SigningKeys::new(k.clone()), ts, b.as_bytes()) == sig)
         });
-        assert!(matches, "{}: signature differs from the production signer", path.display());
+        assert!(
+            matches,
+            "{}: signature differs from the production signer",
+            path.display()
+        );
         checked += 1;
     }
     assert!(checked >= 11, "only {checked} accepted fixtures checked");
@@ -125,11 +139,21 @@ fn fill_fixture_signatures() {
         for p in placeholders {
             let sig = if p == "__SIGN__" {
                 sign(&SigningKeys::new(primary.clone()), &ts, body.as_bytes())
-            } else if let Some(s) = p.strip_prefix("__SIGN_WITH:").and_then(|s| s.strip_suffix("__")) {
+            } else if let Some(s) = p
+                .strip_prefix("__SIGN_WITH:")
+                .and_then(|s| s.strip_suffix("__"))
+            {
                 sign(&SigningKeys::new(s.to_string()), &ts, body.as_bytes())
-            } else if let Some(b) = p.strip_prefix("__SIGN_BODY:").and_then(|s| s.strip_suffix("__")) {
+            } else if let Some(b) = p
+                .strip_prefix("__SIGN_BODY:")
+                .and_then(|s| s.strip_suffix("__"))
+            {
                 let unescaped: String = serde_json::from_str(&format!("\"{b}\"")).unwrap();
-                sign(&SigningKeys::new(primary.clone()), &ts, unescaped.as_bytes())
+                sign(
+                    &SigningKeys::new(primary.clone()),
+                    &ts,
+                    unescaped.as_bytes(),
+                )
             } else {
                 panic!("unknown placeholder {p}");
             };
