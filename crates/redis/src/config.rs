@@ -172,10 +172,18 @@ impl RedisConfig {
 
     fn client(&self) -> Result<(redis::Client, redis::aio::ConnectionManagerConfig)> {
         self.validate()?;
-        let client = redis::Client::open(self.url.expose_secret()).map_err(|_| {
+        let url = self.url.expose_secret();
+        let client = redis::Client::open(url).map_err(|_| {
+            let tls = url.starts_with("rediss:") || url.starts_with("valkeys:");
             Error::config(
                 "url",
-                "not a valid Redis URL (expected redis://host:port/db or redis+unix:///path)",
+                if tls {
+                    "TLS URLs (rediss://) are not supported by this build; connect through a TLS \
+                     tunnel with a redis:// URL"
+                } else {
+                    "not a valid Redis URL (expected redis://[user:password@]host[:port][/db] or \
+                     redis+unix:///path)"
+                },
             )
         })?;
         let manager = redis::aio::ConnectionManagerConfig::new()
@@ -257,6 +265,16 @@ mod tests {
         assert!(matches!(&zero, Error::Config { setting, .. } if setting == "response_timeout_ms"));
         let wrong_type = RedisConfig::from_settings(&serde_json::json!({"url": 5})).unwrap_err();
         assert_eq!(wrong_type.kind(), "invalid_input");
+    }
+
+    #[test]
+    fn tls_url_is_refused_with_a_reason() {
+        let err = RedisConfig::new("rediss://:test-secret-not-real@127.0.0.1:6380/")
+            .connect_lazy()
+            .unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(text.contains("TLS"), "{text}");
+        assert!(!text.contains("test-secret-not-real"), "{text}");
     }
 
     #[test]

@@ -173,7 +173,7 @@ async fn lock_expiry_frees_it_and_old_owner_cannot_touch_successor() {
     let r = redis_or_skip!("lock_expiry_frees_it_and_old_owner_cannot_touch_successor");
     let lock = connect(&r.url, &support::unique_prefix()).await.lock();
     let old = lock
-        .try_acquire("k", Duration::from_millis(300))
+        .try_acquire("k", Duration::from_millis(600))
         .await
         .unwrap()
         .unwrap();
@@ -183,7 +183,7 @@ async fn lock_expiry_frees_it_and_old_owner_cannot_touch_successor() {
             .unwrap()
             .is_none()
     );
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
     let new = lock
         .try_acquire("k", Duration::from_secs(5))
         .await
@@ -206,7 +206,7 @@ async fn lock_extend_by_owner_only() {
     let r = redis_or_skip!("lock_extend_by_owner_only");
     let lock = connect(&r.url, &support::unique_prefix()).await.lock();
     let lease = lock
-        .try_acquire("k", Duration::from_millis(400))
+        .try_acquire("k", Duration::from_millis(600))
         .await
         .unwrap()
         .unwrap();
@@ -421,16 +421,16 @@ async fn dedup_first_seen_once_under_concurrency_and_again_after_ttl() {
 
     // Sub-second TTLs work (PX) and expire.
     assert!(
-        d.first_seen("evt-2", Duration::from_millis(300))
+        d.first_seen("evt-2", Duration::from_millis(600))
             .await
             .unwrap()
     );
     assert!(
-        !d.first_seen("evt-2", Duration::from_millis(300))
+        !d.first_seen("evt-2", Duration::from_millis(600))
             .await
             .unwrap()
     );
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(
         d.first_seen("evt-2", Duration::from_secs(1)).await.unwrap(),
         "new again after the TTL"

@@ -28,9 +28,15 @@ impl RedisServer {
     /// Starts a server on a free port, or `None` (with the reason printed) when the binary is
     /// not on PATH.
     pub fn start(test: &str) -> Option<RedisServer> {
+        Self::start_or_skip(test, "this test controls its own `redis-server`")
+    }
+
+    fn start_or_skip(test: &str, why: &str) -> Option<RedisServer> {
         if !Self::available() {
-            eprintln!(
-                "SKIPPED {test}: REDIS_URL is not set and `redis-server` is not on PATH \
+            // Straight to stderr: libtest captures `eprintln!` of passing tests.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: {why}, and `redis-server` is not on PATH \
                  (install the Debian package `redis-server`)"
             );
             return None;
@@ -109,7 +115,7 @@ pub fn redis(test: &str) -> Option<TestRedis> {
     {
         return Some(TestRedis { url, _server: None });
     }
-    let server = RedisServer::start(test)?;
+    let server = RedisServer::start_or_skip(test, "REDIS_URL is not set")?;
     Some(TestRedis {
         url: server.url(),
         _server: Some(server),
