@@ -543,7 +543,14 @@ mod tests {
         let names: Vec<_> = m.form().into_iter().map(|(k, _)| k).collect();
         assert_eq!(
             names,
-            ["To", "From", "Body", "MediaUrl", "MediaUrl", "StatusCallback"]
+            [
+                "To",
+                "From",
+                "Body",
+                "MediaUrl",
+                "MediaUrl",
+                "StatusCallback"
+            ]
         );
     }
 

@@ -132,9 +132,9 @@ impl SignalwireConfig {
             b = b.status_callback(v);
         }
         if let Some(v) = s.str("default_region")? {
-            let r: Region = v
-                .parse()
-                .map_err(|e: crate::phone::PhoneError| Error::config("default_region", e.to_string()))?;
+            let r: Region = v.parse().map_err(|e: crate::phone::PhoneError| {
+                Error::config("default_region", e.to_string())
+            })?;
             b = b.default_region(r);
         }
         let size = |key: &str, default: usize| -> Result<usize> {
@@ -321,8 +321,14 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(c.signing_keys().all().len(), 2);
-        assert_eq!(c.space_url.as_deref(), Some("https://example.signalwire.com"));
-        assert_eq!(c.public_base_url.as_deref(), Some("https://hooks.example.com"));
+        assert_eq!(
+            c.space_url.as_deref(),
+            Some("https://example.signalwire.com")
+        );
+        assert_eq!(
+            c.public_base_url.as_deref(),
+            Some("https://hooks.example.com")
+        );
         assert_eq!(c.default_region, Some(Region::GB));
         assert_eq!(c.max_media, 3);
         assert_eq!(c.max_outbound_media, DEFAULT_MAX_OUTBOUND_MEDIA);
@@ -330,7 +336,10 @@ mod tests {
 
     #[test]
     fn space_forms() {
-        assert_eq!(normalize_space_url("acme").unwrap(), "https://acme.signalwire.com");
+        assert_eq!(
+            normalize_space_url("acme").unwrap(),
+            "https://acme.signalwire.com"
+        );
         assert_eq!(
             normalize_space_url("acme.signalwire.com").unwrap(),
             "https://acme.signalwire.com"
@@ -347,8 +356,9 @@ mod tests {
     fn refusals_name_the_setting() {
         let e = SignalwireConfig::from_settings(&json!({})).unwrap_err();
         assert!(e.to_string().contains("signing_key"), "{e}");
-        let e = SignalwireConfig::from_settings(&json!({"signing_key": "k", "default_region": "ZZ"}))
-            .unwrap_err();
+        let e =
+            SignalwireConfig::from_settings(&json!({"signing_key": "k", "default_region": "ZZ"}))
+                .unwrap_err();
         assert!(e.to_string().contains("default_region"), "{e}");
         let e = SignalwireConfig::from_settings(
             &json!({"signing_key": "k", "public_base_url": "https://h.test/?a=1"}),

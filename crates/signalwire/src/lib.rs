@@ -178,15 +178,15 @@ impl Channel for SignalwireChannel {
 
     async fn receive(&self, req: &WebhookRequest) -> Result<Inbound> {
         let (ev, raw) = self.parse(req)?;
-        if let SignalwireEvent::Message(m) = &ev {
-            if m.media_truncated {
-                tracing::warn!(
-                    message_sid = %m.message_sid,
-                    num_media = m.num_media,
-                    kept = m.media.len(),
-                    "inbound message has more media than max_media; the rest stays in raw"
-                );
-            }
+        if let SignalwireEvent::Message(m) = &ev
+            && m.media_truncated
+        {
+            tracing::warn!(
+                message_sid = %m.message_sid,
+                num_media = m.num_media,
+                kept = m.media.len(),
+                "inbound message has more media than max_media; the rest stays in raw"
+            );
         }
         let reply = match &ev {
             SignalwireEvent::Message(_) => {

@@ -445,8 +445,17 @@ mod tests {
 
     #[test]
     fn media_in_index_order_and_bounded() {
-        let mut pairs = vec![("MessageSid", "m"), ("From", "+1"), ("To", "+2"), ("NumMedia", "3")];
-        pairs.extend([("MediaUrl2", "u2"), ("MediaUrl0", "u0"), ("MediaUrl1", "u1")]);
+        let mut pairs = vec![
+            ("MessageSid", "m"),
+            ("From", "+1"),
+            ("To", "+2"),
+            ("NumMedia", "3"),
+        ];
+        pairs.extend([
+            ("MediaUrl2", "u2"),
+            ("MediaUrl0", "u0"),
+            ("MediaUrl1", "u1"),
+        ]);
         let SignalwireEvent::Message(m) = SignalwireEvent::from_params(p(&pairs), 2).unwrap()
         else {
             panic!("not a message")
@@ -460,18 +469,28 @@ mod tests {
 
     #[test]
     fn parse_refusals() {
-        let e = SignalwireEvent::from_params(p(&[("MessageSid", "m"), ("To", "+2")]), 10)
-            .unwrap_err();
+        let e =
+            SignalwireEvent::from_params(p(&[("MessageSid", "m"), ("To", "+2")]), 10).unwrap_err();
         assert_eq!(e.kind(), "malformed_payload");
         assert!(e.to_string().contains("From"));
         let e = SignalwireEvent::from_params(
-            p(&[("MessageSid", "m"), ("From", "+1"), ("To", "+2"), ("NumMedia", "x")]),
+            p(&[
+                ("MessageSid", "m"),
+                ("From", "+1"),
+                ("To", "+2"),
+                ("NumMedia", "x"),
+            ]),
             10,
         )
         .unwrap_err();
         assert!(e.to_string().contains("NumMedia"));
         let e = SignalwireEvent::from_params(
-            p(&[("MessageSid", "m"), ("From", "+1"), ("To", "+2"), ("NumMedia", "1")]),
+            p(&[
+                ("MessageSid", "m"),
+                ("From", "+1"),
+                ("To", "+2"),
+                ("NumMedia", "1"),
+            ]),
             10,
         )
         .unwrap_err();

@@ -91,7 +91,9 @@ fn status_event(s: &StatusCallback) -> Event {
     e.channel_id = s.from.clone();
     e.conversation_id = s.to.clone();
     e.sender = s.from.as_ref().map(Party::new);
-    e.recipient = s.to.as_ref().map(|t| Party::new(t).with_role(Role::Contact));
+    e.recipient =
+        s.to.as_ref()
+            .map(|t| Party::new(t).with_role(Role::Contact));
     let mut st = Status::new(state);
     st.message_id = Some(s.message_sid.clone());
     st.error_code = s.error_code.clone();
@@ -174,7 +176,10 @@ fn meta_str<'a>(msg: &'a dyn OutboundMessage, key: &str) -> Result<Option<&'a st
 
 /// The request for a message (after the capability check): numbers normalized, media URLs
 /// checked, defaults of the channel applied.
-pub fn to_create_message(msg: &dyn OutboundMessage, cfg: &SignalwireConfig) -> Result<CreateMessage> {
+pub fn to_create_message(
+    msg: &dyn OutboundMessage,
+    cfg: &SignalwireConfig,
+) -> Result<CreateMessage> {
     let to_raw = msg
         .recipient()
         .map(|c| c.id.as_str())

@@ -315,10 +315,11 @@ pub fn to_e164(input: &str, default_region: Option<Region>) -> Result<String, Ph
     }
     let region = default_region.ok_or(PhoneError::NoDefaultRegion)?;
     let p = region.plan();
-    if let Some(rest) = digits.strip_prefix(p.international_prefix) {
-        if !rest.is_empty() && !rest.starts_with('0') {
-            return international(rest);
-        }
+    if let Some(rest) = digits.strip_prefix(p.international_prefix)
+        && !rest.is_empty()
+        && !rest.starts_with('0')
+    {
+        return international(rest);
     }
     let len_ok = |n: &str| n.len() >= p.nsn_len.0 && n.len() <= p.nsn_len.1;
     let nsn = match digits.strip_prefix(p.trunk_prefix) {
@@ -373,8 +374,14 @@ mod tests {
 
     #[test]
     fn no_silent_us_assumption() {
-        assert_eq!(to_e164("5554443210", None), Err(PhoneError::NoDefaultRegion));
-        assert_eq!(to_e164("15554443210", None), Err(PhoneError::NoDefaultRegion));
+        assert_eq!(
+            to_e164("5554443210", None),
+            Err(PhoneError::NoDefaultRegion)
+        );
+        assert_eq!(
+            to_e164("15554443210", None),
+            Err(PhoneError::NoDefaultRegion)
+        );
         assert_eq!(to_e164("+15554443210", None).unwrap(), "+15554443210");
     }
 
@@ -436,8 +443,14 @@ mod tests {
         assert_eq!(to_e164("+1 555 444 3210 ext 5", None).unwrap_err(), {
             PhoneError::InvalidCharacter { position: 16 }
         });
-        assert_eq!(to_e164("1+5554443210", None), Err(PhoneError::MisplacedPlus));
-        assert_eq!(to_e164("+0123456789", None), Err(PhoneError::InvalidCountryCode));
+        assert_eq!(
+            to_e164("1+5554443210", None),
+            Err(PhoneError::MisplacedPlus)
+        );
+        assert_eq!(
+            to_e164("+0123456789", None),
+            Err(PhoneError::InvalidCountryCode)
+        );
         assert!(matches!(
             to_e164("+1234567890123456", None),
             Err(PhoneError::InvalidLength { .. })

@@ -239,7 +239,13 @@ fn form_encode(params: &[(&str, &str)]) -> String {
     s.finish()
 }
 
-fn signed_request(method: Method, url: &str, sig: &str, ctype: Option<&'static str>, body: Bytes) -> WebhookRequest {
+fn signed_request(
+    method: Method,
+    url: &str,
+    sig: &str,
+    ctype: Option<&'static str>,
+    body: Bytes,
+) -> WebhookRequest {
     let mut headers = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(sig) {
         headers.insert(SIGNATURE_HEADER, v);
@@ -327,7 +333,9 @@ impl Verifier {
             })?;
         let url = public_url(&req.url, self.public_base_url.as_deref())?;
         let variants = url_variants(&url);
-        let query = url.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or(q));
+        let query = url
+            .split_once('?')
+            .map(|(_, q)| q.split('#').next().unwrap_or(q));
         let query_params = match query {
             Some(q) => decode_form(q.as_bytes(), self.max_params)?,
             None => Vec::new(),
@@ -342,7 +350,13 @@ impl Verifier {
             // The SDKs' scheme for JSON webhooks: hex over URL + raw body.
             let mut result = Err(VerifyError::SignatureMismatch);
             for u in &variants {
-                let r = signature::verify_hex(Algorithm::Sha1, &self.keys, header, &[u.as_bytes(), &req.body], sig);
+                let r = signature::verify_hex(
+                    Algorithm::Sha1,
+                    &self.keys,
+                    header,
+                    &[u.as_bytes(), &req.body],
+                    sig,
+                );
                 if r.is_ok() {
                     result = Ok(());
                 }
@@ -395,7 +409,11 @@ impl Verifier {
 }
 
 fn looks_like_json(req: &WebhookRequest) -> bool {
-    match req.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+    match req
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
         Some(ct) => ct.to_ascii_lowercase().contains("json"),
         None => req.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'),
     }
@@ -426,7 +444,9 @@ pub fn params_of(payload: &Payload, max_params: usize) -> Result<(Params, serde_
                 .as_object()
                 .ok_or_else(|| Error::malformed("JSON body is not an object"))?;
             if obj.len() > max_params {
-                return Err(Error::malformed(format!("more than {max_params} parameters")));
+                return Err(Error::malformed(format!(
+                    "more than {max_params} parameters"
+                )));
             }
             let mut out = Vec::with_capacity(obj.len());
             for (k, v) in obj {
@@ -449,7 +469,11 @@ pub fn params_of(payload: &Payload, max_params: usize) -> Result<(Params, serde_
 }
 
 /// Parses a verified request into the typed event and its `raw` JSON.
-pub fn parse(verified: &Verified, max_params: usize, max_media: usize) -> Result<(SignalwireEvent, serde_json::Value)> {
+pub fn parse(
+    verified: &Verified,
+    max_params: usize,
+    max_media: usize,
+) -> Result<(SignalwireEvent, serde_json::Value)> {
     let (params, raw) = params_of(&verified.payload, max_params)?;
     Ok((SignalwireEvent::from_params(params, max_media)?, raw))
 }
@@ -469,8 +493,14 @@ mod tests {
             url_variants("https://h.test:443/a"),
             ["https://h.test:443/a", "https://h.test/a"]
         );
-        assert_eq!(url_variants("http://h.test"), ["http://h.test", "http://h.test:80"]);
-        assert_eq!(url_variants("https://h.test:8443/a"), ["https://h.test:8443/a"]);
+        assert_eq!(
+            url_variants("http://h.test"),
+            ["http://h.test", "http://h.test:80"]
+        );
+        assert_eq!(
+            url_variants("https://h.test:8443/a"),
+            ["https://h.test:8443/a"]
+        );
         // Port 80 on https is not a default: only as given, never switched to http.
         assert_eq!(url_variants("https://h.test:80/a"), ["https://h.test:80/a"]);
         assert_eq!(
@@ -505,7 +535,10 @@ mod tests {
             "https://hooks.example.com/edge/sw/sms"
         );
         assert!(public_url("/sw/sms", None).is_err());
-        assert_eq!(public_url("https://a.test/x", None).unwrap(), "https://a.test/x");
+        assert_eq!(
+            public_url("https://a.test/x", None).unwrap(),
+            "https://a.test/x"
+        );
     }
 
     #[test]
@@ -532,7 +565,12 @@ mod tests {
     fn sorting_is_byte_order_and_stable() {
         let base = signature_base(
             "u",
-            &[("MediaUrl2", "b"), ("MediaUrl10", "a"), ("X", "2"), ("X", "1")],
+            &[
+                ("MediaUrl2", "b"),
+                ("MediaUrl10", "a"),
+                ("X", "2"),
+                ("X", "1"),
+            ],
         );
         assert_eq!(base, b"uMediaUrl10aMediaUrl2bX2X1");
     }

@@ -52,7 +52,11 @@ fn sms_params() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-fn status_params(sid: &'static str, status: &'static str, error: Option<&'static str>) -> Vec<(&'static str, &'static str)> {
+fn status_params(
+    sid: &'static str,
+    status: &'static str,
+    error: Option<&'static str>,
+) -> Vec<(&'static str, &'static str)> {
     let mut p = vec![
         ("MessageSid", sid),
         ("AccountSid", PROJECT),
@@ -118,7 +122,15 @@ impl Gen {
         self.out.push((format!("{name}.json"), fx));
     }
 
-    fn inbound(&mut self, name: &str, description: &str, source: &str, config: Value, req: &WebhookRequest, expect: Value) {
+    fn inbound(
+        &mut self,
+        name: &str,
+        description: &str,
+        source: &str,
+        config: Value,
+        req: &WebhookRequest,
+        expect: Value,
+    ) {
         self.add(
             name,
             json!({
@@ -131,7 +143,15 @@ impl Gen {
         );
     }
 
-    fn reject(&mut self, name: &str, description: &str, source: &str, config: Value, req: &WebhookRequest, kind: &str) {
+    fn reject(
+        &mut self,
+        name: &str,
+        description: &str,
+        source: &str,
+        config: Value,
+        req: &WebhookRequest,
+        kind: &str,
+    ) {
         self.inbound(
             name,
             description,
@@ -142,7 +162,14 @@ impl Gen {
         );
     }
 
-    fn outbound(&mut self, name: &str, description: &str, source: &str, config: Value, outbound: Value) {
+    fn outbound(
+        &mut self,
+        name: &str,
+        description: &str,
+        source: &str,
+        config: Value,
+        outbound: Value,
+    ) {
         self.add(
             name,
             json!({
@@ -246,12 +273,16 @@ fn post_expect(body: Value) -> Value {
 fn generate() -> Vec<(String, Value)> {
     let mut g = Gen { out: Vec::new() };
     let k = keys(KEY);
-    let src_worked = format!("{SPEC} section 4.9 (worked example, official signature) and section 9.1");
+    let src_worked =
+        format!("{SPEC} section 4.9 (worked example, official signature) and section 9.1");
 
     // ---- Inbound SMS: the worked example and its URL variants -------------------------------
     let sms = webhook::sign_request(&k, SMS_URL, &sms_params());
     // The oracle: the spec's published signature and raw body.
-    assert_eq!(sms.headers["x-signalwire-signature"], "mq+OkdFYzZeY1gr8xVd053EWf9c=");
+    assert_eq!(
+        sms.headers["x-signalwire-signature"],
+        "mq+OkdFYzZeY1gr8xVd053EWf9c="
+    );
     assert_eq!(
         std::str::from_utf8(&sms.body).unwrap(),
         "MessageSid=0a059168-ead0-41af-9d1f-343dae832527&SmsSid=0a059168-ead0-41af-9d1f-343dae832527&AccountSid=ea108133-d6b3-407c-9536-9fad8a929a6a&From=%2B15557654321&To=%2B15551234567&Body=Hello+there&NumMedia=0&NumSegments=1"
@@ -291,7 +322,11 @@ fn generate() -> Vec<(String, Value)> {
     );
 
     let mut twilio = sms.clone();
-    set_sig(&mut twilio, "x-twilio-signature", "mq+OkdFYzZeY1gr8xVd053EWf9c=");
+    set_sig(
+        &mut twilio,
+        "x-twilio-signature",
+        "mq+OkdFYzZeY1gr8xVd053EWf9c=",
+    );
     g.inbound(
         "inbound_sms_twilio_header",
         "X-Twilio-Signature accepted as an alias",
@@ -338,7 +373,11 @@ fn generate() -> Vec<(String, Value)> {
         }], "reply": xml_reply()}),
     );
 
-    let get = webhook::sign_get_request(&k, "https://hooks.example.com/signalwire/sms", &sms_params());
+    let get = webhook::sign_get_request(
+        &k,
+        "https://hooks.example.com/signalwire/sms",
+        &sms_params(),
+    );
     g.inbound(
         "inbound_sms_get",
         "SmsMethod GET: parameters in the query, signature over the whole URL",
@@ -394,7 +433,13 @@ fn generate() -> Vec<(String, Value)> {
         ("NumMedia", "11"),
     ];
     // Sent in reverse so the order comes from the indexes, not from the wire.
-    let ctypes = ["image/jpeg", "image/gif", "video/mp4", "audio/mpeg", "text/vcard"];
+    let ctypes = [
+        "image/jpeg",
+        "image/gif",
+        "video/mp4",
+        "audio/mpeg",
+        "text/vcard",
+    ];
     let names: Vec<(String, String)> = (0..11)
         .rev()
         .map(|i| (format!("MediaUrl{i}"), format!("MediaContentType{i}")))
@@ -403,7 +448,11 @@ fn generate() -> Vec<(String, Value)> {
         order_params.push((u.as_str(), urls[i].as_str()));
         order_params.push((c.as_str(), ctypes[i % ctypes.len()]));
     }
-    let ordered = webhook::sign_request(&k, "https://hooks.example.com/signalwire/sms", &order_params);
+    let ordered = webhook::sign_request(
+        &k,
+        "https://hooks.example.com/signalwire/sms",
+        &order_params,
+    );
     let expected_attachments: Vec<Value> = (0..11)
         .map(|i| json!({"url": urls[i], "mime_type": ctypes[i % ctypes.len()]}))
         .collect();
@@ -444,9 +493,16 @@ fn generate() -> Vec<(String, Value)> {
     let undelivered = webhook::sign_request(
         &k,
         STATUS_URL,
-        &status_params("6f1b2c3d-0000-4000-8000-000000000003", "undelivered", Some("30003")),
+        &status_params(
+            "6f1b2c3d-0000-4000-8000-000000000003",
+            "undelivered",
+            Some("30003"),
+        ),
     );
-    assert_eq!(undelivered.headers["x-signalwire-signature"], "vNRhgNUii2d7TA1eZYBk25req00=");
+    assert_eq!(
+        undelivered.headers["x-signalwire-signature"],
+        "vNRhgNUii2d7TA1eZYBk25req00="
+    );
     g.inbound(
         "status_undelivered_with_error_code",
         "status callback: undelivered with ErrorCode 30003 (spec example signature)",
@@ -466,11 +522,46 @@ fn generate() -> Vec<(String, Value)> {
         }], "reply": empty_reply()}),
     );
     for (name, sid, status, err, state, desc) in [
-        ("status_delivered", "6f1b2c3d-0000-4000-8000-000000000004", "delivered", None, "delivered", "status callback: delivered"),
-        ("status_failed_with_error_code", "6f1b2c3d-0000-4000-8000-000000000005", "failed", Some("30008"), "failed", "status callback: failed with ErrorCode 30008"),
-        ("status_sent", "6f1b2c3d-0000-4000-8000-000000000006", "sent", None, "sent", "status callback: sent (where MMS stops)"),
-        ("status_queued", "6f1b2c3d-0000-4000-8000-000000000007", "queued", None, "accepted", "status callback: queued maps to accepted"),
-        ("status_sending", "6f1b2c3d-0000-4000-8000-000000000008", "sending", None, "accepted", "status callback: sending maps to accepted"),
+        (
+            "status_delivered",
+            "6f1b2c3d-0000-4000-8000-000000000004",
+            "delivered",
+            None,
+            "delivered",
+            "status callback: delivered",
+        ),
+        (
+            "status_failed_with_error_code",
+            "6f1b2c3d-0000-4000-8000-000000000005",
+            "failed",
+            Some("30008"),
+            "failed",
+            "status callback: failed with ErrorCode 30008",
+        ),
+        (
+            "status_sent",
+            "6f1b2c3d-0000-4000-8000-000000000006",
+            "sent",
+            None,
+            "sent",
+            "status callback: sent (where MMS stops)",
+        ),
+        (
+            "status_queued",
+            "6f1b2c3d-0000-4000-8000-000000000007",
+            "queued",
+            None,
+            "accepted",
+            "status callback: queued maps to accepted",
+        ),
+        (
+            "status_sending",
+            "6f1b2c3d-0000-4000-8000-000000000008",
+            "sending",
+            None,
+            "accepted",
+            "status callback: sending maps to accepted",
+        ),
     ] {
         let req = webhook::sign_request(&k, STATUS_URL, &status_params(sid, status, err));
         let mut st = json!({"state": state, "message_id": sid});
@@ -536,7 +627,10 @@ fn generate() -> Vec<(String, Value)> {
             ("To", "+18005551212"),
         ],
     );
-    assert_eq!(b_form.headers["x-signalwire-signature"], "RSOYDt4T1cUTdK1PDd93/VVr8B8=");
+    assert_eq!(
+        b_form.headers["x-signalwire-signature"],
+        "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+    );
     g.reject(
         "vector_b_form_verifies_but_is_a_call",
         "official vector B (form): the signature verifies; a call webhook has no MessageSid",
@@ -550,7 +644,10 @@ fn generate() -> Vec<(String, Value)> {
         "https://example.ngrok.io/webhook",
         br#"{"event":"call.state"}"#,
     );
-    assert_eq!(b_json.headers["x-signalwire-signature"], "dfO9ek8mxyFtn2nMz24plPmPfIY=");
+    assert_eq!(
+        b_json.headers["x-signalwire-signature"],
+        "dfO9ek8mxyFtn2nMz24plPmPfIY="
+    );
     g.reject(
         "vector_b_json_verifies_but_is_not_a_message",
         "official vector B (JSON, bodySHA256): the signature and hash verify; not a messaging payload",
@@ -564,7 +661,11 @@ fn generate() -> Vec<(String, Value)> {
     a_req.body = bytes::Bytes::from_static(
         br#"{"event":"call.state","params":{"call_id":"abc-123","state":"answered"}}"#,
     );
-    set_sig(&mut a_req, "x-signalwire-signature", "c3c08c1fefaf9ee198a100d5906765a6f394bf0f");
+    set_sig(
+        &mut a_req,
+        "x-signalwire-signature",
+        "c3c08c1fefaf9ee198a100d5906765a6f394bf0f",
+    );
     g.reject(
         "vector_a_hex_verifies_but_is_not_a_message",
         "official vector A (hex over URL + raw body): verifies; nested JSON is not a messaging payload",
@@ -576,82 +677,220 @@ fn generate() -> Vec<(String, Value)> {
 
     // ---- Negatives --------------------------------------------------------------------------
     let wrong = webhook::sign_request(&keys(OTHER_KEY), SMS_URL, &sms_params());
-    g.reject("reject_wrong_key", "signed with another key", &src_worked, cfg(), &wrong, "signature_mismatch");
+    g.reject(
+        "reject_wrong_key",
+        "signed with another key",
+        &src_worked,
+        cfg(),
+        &wrong,
+        "signature_mismatch",
+    );
 
     let mut changed = sms.clone();
     changed.body = bytes::Bytes::from(
-        std::str::from_utf8(&sms.body).unwrap().replace("Hello+there", "Hello+thera"),
+        std::str::from_utf8(&sms.body)
+            .unwrap()
+            .replace("Hello+there", "Hello+thera"),
     );
-    g.reject("reject_changed_param", "Body changed after signing", &src_worked, cfg(), &changed, "signature_mismatch");
+    g.reject(
+        "reject_changed_param",
+        "Body changed after signing",
+        &src_worked,
+        cfg(),
+        &changed,
+        "signature_mismatch",
+    );
 
     let mut added = sms.clone();
-    added.body = bytes::Bytes::from(format!("{}&Injected=1", std::str::from_utf8(&sms.body).unwrap()));
-    g.reject("reject_added_param", "a parameter added after signing", &src_worked, cfg(), &added, "signature_mismatch");
+    added.body = bytes::Bytes::from(format!(
+        "{}&Injected=1",
+        std::str::from_utf8(&sms.body).unwrap()
+    ));
+    g.reject(
+        "reject_added_param",
+        "a parameter added after signing",
+        &src_worked,
+        cfg(),
+        &added,
+        "signature_mismatch",
+    );
 
     let mut dropped = sms.clone();
     dropped.body = bytes::Bytes::from(
-        std::str::from_utf8(&sms.body).unwrap().replace("&NumSegments=1", ""),
+        std::str::from_utf8(&sms.body)
+            .unwrap()
+            .replace("&NumSegments=1", ""),
     );
-    g.reject("reject_removed_param", "a parameter removed after signing", &src_worked, cfg(), &dropped, "signature_mismatch");
+    g.reject(
+        "reject_removed_param",
+        "a parameter removed after signing",
+        &src_worked,
+        cfg(),
+        &dropped,
+        "signature_mismatch",
+    );
 
     let mut query_changed = sms.clone();
     query_changed.url = SMS_URL.replace("tenant=42", "tenant=43");
-    g.reject("reject_changed_query", "the webhook URL's query is signed too", &src_worked, cfg(), &query_changed, "signature_mismatch");
+    g.reject(
+        "reject_changed_query",
+        "the webhook URL's query is signed too",
+        &src_worked,
+        cfg(),
+        &query_changed,
+        "signature_mismatch",
+    );
 
     let mut http = sms.clone();
     http.url = SMS_URL.replace("https://", "http://");
-    g.reject("reject_http_https_swapped", "signed for https, received as http: the scheme is never switched", &format!("{SPEC} section 4.5"), cfg(), &http, "signature_mismatch");
+    g.reject(
+        "reject_http_https_swapped",
+        "signed for https, received as http: the scheme is never switched",
+        &format!("{SPEC} section 4.5"),
+        cfg(),
+        &http,
+        "signature_mismatch",
+    );
 
-    let signed_http = webhook::sign_request(&k, &SMS_URL.replace("https://", "http://"), &sms_params());
+    let signed_http =
+        webhook::sign_request(&k, &SMS_URL.replace("https://", "http://"), &sms_params());
     let mut to_https = signed_http.clone();
     to_https.url = SMS_URL.to_string();
-    g.reject("reject_https_http_swapped", "signed for http, received as https", &format!("{SPEC} section 4.5"), cfg(), &to_https, "signature_mismatch");
+    g.reject(
+        "reject_https_http_swapped",
+        "signed for http, received as https",
+        &format!("{SPEC} section 4.5"),
+        cfg(),
+        &to_https,
+        "signature_mismatch",
+    );
 
     let mut odd_port = sms.clone();
     odd_port.url = "https://hooks.example.com:8443/signalwire/sms?tenant=42".into();
-    g.reject("reject_non_default_port", "a non-default port is only tried as given", &format!("{SPEC} section 4.5"), cfg(), &odd_port, "signature_mismatch");
+    g.reject(
+        "reject_non_default_port",
+        "a non-default port is only tried as given",
+        &format!("{SPEC} section 4.5"),
+        cfg(),
+        &odd_port,
+        "signature_mismatch",
+    );
 
     let mut missing = sms.clone();
     missing.headers.remove("x-signalwire-signature");
-    g.reject("reject_missing_header", "no signature header", &src_worked, cfg(), &missing, "missing_signature");
+    g.reject(
+        "reject_missing_header",
+        "no signature header",
+        &src_worked,
+        cfg(),
+        &missing,
+        "missing_signature",
+    );
 
     let mut doubled = sms.clone();
     doubled.headers.append(
         "x-signalwire-signature",
         http::HeaderValue::from_static("mq+OkdFYzZeY1gr8xVd053EWf9c="),
     );
-    g.reject("reject_doubled_header", "the signature header sent twice", &src_worked, cfg(), &doubled, "malformed_signature");
+    g.reject(
+        "reject_doubled_header",
+        "the signature header sent twice",
+        &src_worked,
+        cfg(),
+        &doubled,
+        "malformed_signature",
+    );
 
     let mut not_b64 = sms.clone();
     set_sig(&mut not_b64, "x-signalwire-signature", "not-base64!!");
-    g.reject("reject_malformed_header", "a signature that is not base64", &src_worked, cfg(), &not_b64, "malformed_signature");
+    g.reject(
+        "reject_malformed_header",
+        "a signature that is not base64",
+        &src_worked,
+        cfg(),
+        &not_b64,
+        "malformed_signature",
+    );
 
     let mut short_sig = sms.clone();
     set_sig(&mut short_sig, "x-signalwire-signature", "aGVsbG8=");
-    g.reject("reject_signature_wrong_length", "base64 of the wrong length", &src_worked, cfg(), &short_sig, "malformed_signature");
+    g.reject(
+        "reject_signature_wrong_length",
+        "base64 of the wrong length",
+        &src_worked,
+        cfg(),
+        &short_sig,
+        "malformed_signature",
+    );
 
     let mut bad_hash_body = json_req.clone();
     bad_hash_body.body = bytes::Bytes::from(json_body.replace("delivered", "undelivered"));
-    g.reject("reject_bad_body_sha256", "JSON body changed: bodySHA256 no longer matches", &format!("{SPEC} section 4.3"), cfg(), &bad_hash_body, "signature_mismatch");
+    g.reject(
+        "reject_bad_body_sha256",
+        "JSON body changed: bodySHA256 no longer matches",
+        &format!("{SPEC} section 4.3"),
+        cfg(),
+        &bad_hash_body,
+        "signature_mismatch",
+    );
 
     let mut bad_hash_url = json_req.clone();
     let hash = webhook::body_sha256_hex(json_body.as_bytes());
     bad_hash_url.url = json_req.url.replace(&hash, &"0".repeat(64));
-    g.reject("reject_bad_body_sha256_in_url", "bodySHA256 in the URL replaced", &format!("{SPEC} section 4.3"), cfg(), &bad_hash_url, "signature_mismatch");
+    g.reject(
+        "reject_bad_body_sha256_in_url",
+        "bodySHA256 in the URL replaced",
+        &format!("{SPEC} section 4.3"),
+        cfg(),
+        &bad_hash_url,
+        "signature_mismatch",
+    );
 
     let big = webhook::sign_request(&k, SMS_URL, &sms_params());
-    g.reject("reject_body_too_large", "body over max_body_bytes", "crate setting max_body_bytes", json!({"signing_key": KEY, "max_body_bytes": 64}), &big, "payload_too_large");
+    g.reject(
+        "reject_body_too_large",
+        "body over max_body_bytes",
+        "crate setting max_body_bytes",
+        json!({"signing_key": KEY, "max_body_bytes": 64}),
+        &big,
+        "payload_too_large",
+    );
 
-    g.reject("reject_too_many_params", "more form parameters than max_params", "crate setting max_params", json!({"signing_key": KEY, "max_params": 5}), &sms, "malformed_payload");
+    g.reject(
+        "reject_too_many_params",
+        "more form parameters than max_params",
+        "crate setting max_params",
+        json!({"signing_key": KEY, "max_params": 5}),
+        &sms,
+        "malformed_payload",
+    );
 
-    let no_from: Vec<_> = sms_params().into_iter().filter(|(k, _)| *k != "From").collect();
+    let no_from: Vec<_> = sms_params()
+        .into_iter()
+        .filter(|(k, _)| *k != "From")
+        .collect();
     let no_from_req = webhook::sign_request(&k, SMS_URL, &no_from);
-    g.reject("reject_signed_without_from", "correctly signed, but From is missing", &format!("{SPEC} section 2.2 (courier's required fields)"), cfg(), &no_from_req, "malformed_payload");
+    g.reject(
+        "reject_signed_without_from",
+        "correctly signed, but From is missing",
+        &format!("{SPEC} section 2.2 (courier's required fields)"),
+        cfg(),
+        &no_from_req,
+        "malformed_payload",
+    );
 
     let mut bad_media = mms_params.clone();
     bad_media[6] = ("NumMedia", "3");
-    let bad_media_req = webhook::sign_request(&k, "https://hooks.example.com/signalwire/sms", &bad_media);
-    g.reject("reject_num_media_without_media_url", "NumMedia says 3, only 2 MediaUrl", &format!("{SPEC} section 2.2"), cfg(), &bad_media_req, "malformed_payload");
+    let bad_media_req =
+        webhook::sign_request(&k, "https://hooks.example.com/signalwire/sms", &bad_media);
+    g.reject(
+        "reject_num_media_without_media_url",
+        "NumMedia says 3, only 2 MediaUrl",
+        &format!("{SPEC} section 2.2"),
+        cfg(),
+        &bad_media_req,
+        "malformed_payload",
+    );
 
     // ---- Outbound ---------------------------------------------------------------------------
     let src_send = format!("{SPEC} sections 1.1 to 1.4");
@@ -715,14 +954,70 @@ fn generate() -> Vec<(String, Value)> {
     );
     let text_msg = json!({"recipient": {"id": CONTACT}, "text": "Hello"});
     for (name, desc, status, headers, body, kind) in [
-        ("send_error_opted_out_21610", "21610 (integer code): the contact opted out", 400, json!({}), json!({"code": 21610, "message": "The message From/To pair violates a blacklist rule.", "more_info": "https://developer.signalwire.com/compatibility-api/reference/error-codes", "status": 400}), "opted_out"),
-        ("send_error_opted_out_21610_string", "21610 as a string code", 400, json!({}), json!({"code": "21610", "message": "blocked", "status": 400}), "opted_out"),
-        ("send_error_rate_limited_429", "HTTP 429 with Retry-After", 429, json!({"retry-after": "2"}), json!({"code": 20429, "message": "Too Many Requests", "status": 429}), "rate_limited"),
-        ("send_error_throughput_20429", "code 20429 as a string", 400, json!({}), json!({"code": "20429", "message": "Too Many Requests", "status": 400}), "rate_limited"),
-        ("send_error_server_500", "5xx without a JSON body: retryable provider error", 500, json!({}), json!("uh oh"), "provider_error"),
-        ("send_error_campaign_21717", "string code 21717 with HTTP 422 (WebhookDB fixture)", 422, json!({}), json!({"code": "21717", "message": "From must belong to an active campaign.", "more_info": "https://developer.signalwire.com/compatibility-api/reference/error-codes", "status": 400}), "provider_error"),
-        ("send_error_invalid_to_21211", "21211: invalid To", 400, json!({}), json!({"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}), "provider_error"),
-        ("send_error_unauthorized_401", "401: credentials refused", 401, json!({}), json!({"code": 20003, "message": "Authentication Error", "status": 401}), "unauthorized"),
+        (
+            "send_error_opted_out_21610",
+            "21610 (integer code): the contact opted out",
+            400,
+            json!({}),
+            json!({"code": 21610, "message": "The message From/To pair violates a blacklist rule.", "more_info": "https://developer.signalwire.com/compatibility-api/reference/error-codes", "status": 400}),
+            "opted_out",
+        ),
+        (
+            "send_error_opted_out_21610_string",
+            "21610 as a string code",
+            400,
+            json!({}),
+            json!({"code": "21610", "message": "blocked", "status": 400}),
+            "opted_out",
+        ),
+        (
+            "send_error_rate_limited_429",
+            "HTTP 429 with Retry-After",
+            429,
+            json!({"retry-after": "2"}),
+            json!({"code": 20429, "message": "Too Many Requests", "status": 429}),
+            "rate_limited",
+        ),
+        (
+            "send_error_throughput_20429",
+            "code 20429 as a string",
+            400,
+            json!({}),
+            json!({"code": "20429", "message": "Too Many Requests", "status": 400}),
+            "rate_limited",
+        ),
+        (
+            "send_error_server_500",
+            "5xx without a JSON body: retryable provider error",
+            500,
+            json!({}),
+            json!("uh oh"),
+            "provider_error",
+        ),
+        (
+            "send_error_campaign_21717",
+            "string code 21717 with HTTP 422 (WebhookDB fixture)",
+            422,
+            json!({}),
+            json!({"code": "21717", "message": "From must belong to an active campaign.", "more_info": "https://developer.signalwire.com/compatibility-api/reference/error-codes", "status": 400}),
+            "provider_error",
+        ),
+        (
+            "send_error_invalid_to_21211",
+            "21211: invalid To",
+            400,
+            json!({}),
+            json!({"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}),
+            "provider_error",
+        ),
+        (
+            "send_error_unauthorized_401",
+            "401: credentials refused",
+            401,
+            json!({}),
+            json!({"code": 20003, "message": "Authentication Error", "status": 401}),
+            "unauthorized",
+        ),
     ] {
         g.outbound(
             name,
@@ -750,20 +1045,70 @@ fn generate() -> Vec<(String, Value)> {
         }),
     );
     let refusals = [
-        ("refuse_text_over_1600", "1601 characters: refused before any request", json!({"recipient": {"id": CONTACT}, "text": "x".repeat(1601)}), "unsupported_content", out_cfg()),
-        ("refuse_nine_media", "9 media: more than 8, refused before any request", json!({"recipient": {"id": CONTACT}, "attachments": (0..9).map(|i| json!({"kind": "image", "url": format!("https://cdn.example.com/{i}.jpg")})).collect::<Vec<_>>()}), "unsupported_content", out_cfg()),
-        ("refuse_empty_message", "no text and no media", json!({"recipient": {"id": CONTACT}}), "unsupported_content", out_cfg()),
-        ("refuse_inline_attachment", "inline data: SignalWire fetches media by URL", json!({"recipient": {"id": CONTACT}, "attachments": [{"kind": "image", "data_base64": "aGVsbG8=", "mime_type": "image/png"}]}), "invalid_input", out_cfg()),
-        ("refuse_non_http_media_url", "a media URL that is not http(s) (error 21620 upstream)", json!({"recipient": {"id": CONTACT}, "attachments": [{"kind": "image", "url": "ftp://cdn.example.com/a.jpg"}]}), "invalid_input", out_cfg()),
-        ("refuse_national_number_without_region", "a national number with no default region: no US assumption", json!({"recipient": {"id": "5557654321"}, "text": "Hi"}), "invalid_input", out_cfg()),
-        ("refuse_no_recipient", "no recipient and no conversation", json!({"text": "Hi"}), "invalid_input", out_cfg()),
-        ("refuse_no_sender", "no from in settings or metadata", json!({"recipient": {"id": CONTACT}, "text": "Hi"}), "invalid_input", json!({"signing_key": KEY, "project_id": PROJECT, "api_token": TOKEN, "space_url": "https://example.signalwire.com"})),
+        (
+            "refuse_text_over_1600",
+            "1601 characters: refused before any request",
+            json!({"recipient": {"id": CONTACT}, "text": "x".repeat(1601)}),
+            "unsupported_content",
+            out_cfg(),
+        ),
+        (
+            "refuse_nine_media",
+            "9 media: more than 8, refused before any request",
+            json!({"recipient": {"id": CONTACT}, "attachments": (0..9).map(|i| json!({"kind": "image", "url": format!("https://cdn.example.com/{i}.jpg")})).collect::<Vec<_>>()}),
+            "unsupported_content",
+            out_cfg(),
+        ),
+        (
+            "refuse_empty_message",
+            "no text and no media",
+            json!({"recipient": {"id": CONTACT}}),
+            "unsupported_content",
+            out_cfg(),
+        ),
+        (
+            "refuse_inline_attachment",
+            "inline data: SignalWire fetches media by URL",
+            json!({"recipient": {"id": CONTACT}, "attachments": [{"kind": "image", "data_base64": "aGVsbG8=", "mime_type": "image/png"}]}),
+            "invalid_input",
+            out_cfg(),
+        ),
+        (
+            "refuse_non_http_media_url",
+            "a media URL that is not http(s) (error 21620 upstream)",
+            json!({"recipient": {"id": CONTACT}, "attachments": [{"kind": "image", "url": "ftp://cdn.example.com/a.jpg"}]}),
+            "invalid_input",
+            out_cfg(),
+        ),
+        (
+            "refuse_national_number_without_region",
+            "a national number with no default region: no US assumption",
+            json!({"recipient": {"id": "5557654321"}, "text": "Hi"}),
+            "invalid_input",
+            out_cfg(),
+        ),
+        (
+            "refuse_no_recipient",
+            "no recipient and no conversation",
+            json!({"text": "Hi"}),
+            "invalid_input",
+            out_cfg(),
+        ),
+        (
+            "refuse_no_sender",
+            "no from in settings or metadata",
+            json!({"recipient": {"id": CONTACT}, "text": "Hi"}),
+            "invalid_input",
+            json!({"signing_key": KEY, "project_id": PROJECT, "api_token": TOKEN, "space_url": "https://example.signalwire.com"}),
+        ),
     ];
     for (name, desc, message, kind, config) in refusals {
         g.outbound(
             name,
             desc,
-            &format!("{SPEC} sections 1.3 and 7 (limits), DESIGN.md section 5 (no request on refusal)"),
+            &format!(
+                "{SPEC} sections 1.3 and 7 (limits), DESIGN.md section 5 (no request on refusal)"
+            ),
             config,
             json!({"message": message, "expect": {"ok": false, "error": kind}}),
         );
@@ -813,11 +1158,17 @@ fn fixtures_match_the_generator() {
     on_disk.sort();
     let mut names: Vec<String> = generated.iter().map(|(n, _)| n.clone()).collect();
     names.sort();
-    assert_eq!(on_disk, names, "fixture files differ from the generator's list");
+    assert_eq!(
+        on_disk, names,
+        "fixture files differ from the generator's list"
+    );
     for (name, v) in &generated {
         let text = std::fs::read_to_string(dir.join(name)).unwrap();
         let disk: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(&disk, v, "{name} differs from what the production signer gives");
+        assert_eq!(
+            &disk, v,
+            "{name} differs from what the production signer gives"
+        );
     }
 }
 
@@ -839,7 +1190,9 @@ fn positive_fixture_signatures_come_from_the_signer() {
     // signer's output for one of the URL variants and one of the configured keys.
     let mut checked = 0;
     for (name, fx) in generate() {
-        let Some(inb) = fx.get("inbound") else { continue };
+        let Some(inb) = fx.get("inbound") else {
+            continue;
+        };
         if inb["expect"]["verified"] != json!(true) {
             continue;
         }
@@ -874,7 +1227,10 @@ fn positive_fixture_signatures_come_from_the_signer() {
                     .collect::<Vec<_>>()
             })
             .collect();
-        assert!(candidates.iter().any(|c| c == sig), "{name}: header is not the signer's output");
+        assert!(
+            candidates.iter().any(|c| c == sig),
+            "{name}: header is not the signer's output"
+        );
         checked += 1;
     }
     assert!(checked >= 15, "only {checked} positive fixtures checked");

@@ -68,15 +68,34 @@ fn vector_b_json_body_sha256() {
         compute_signature(&keys, url, &no_params()),
         "dfO9ek8mxyFtn2nMz24plPmPfIY="
     );
-    let signed = webhook::sign_json_request(&keys, "https://example.ngrok.io/webhook", body.as_bytes());
+    let signed =
+        webhook::sign_json_request(&keys, "https://example.ngrok.io/webhook", body.as_bytes());
     assert_eq!(signed.url, url);
-    assert_eq!(signed.headers["x-signalwire-signature"], "dfO9ek8mxyFtn2nMz24plPmPfIY=");
+    assert_eq!(
+        signed.headers["x-signalwire-signature"],
+        "dfO9ek8mxyFtn2nMz24plPmPfIY="
+    );
     let v = verifier("PSKtest1234567890abcdef");
-    let req = request(Method::POST, url, "X-SignalWire-Signature", "dfO9ek8mxyFtn2nMz24plPmPfIY=", body);
+    let req = request(
+        Method::POST,
+        url,
+        "X-SignalWire-Signature",
+        "dfO9ek8mxyFtn2nMz24plPmPfIY=",
+        body,
+    );
     v.verify(&req).unwrap();
     // A body that does not match its signed hash is refused.
-    let tampered = request(Method::POST, url, "X-SignalWire-Signature", "dfO9ek8mxyFtn2nMz24plPmPfIY=", r#"{"event":"call.ended"}"#);
-    assert_eq!(v.verify(&tampered).unwrap_err(), VerifyError::SignatureMismatch);
+    let tampered = request(
+        Method::POST,
+        url,
+        "X-SignalWire-Signature",
+        "dfO9ek8mxyFtn2nMz24plPmPfIY=",
+        r#"{"event":"call.ended"}"#,
+    );
+    assert_eq!(
+        v.verify(&tampered).unwrap_err(),
+        VerifyError::SignatureMismatch
+    );
 }
 
 #[test]
@@ -85,12 +104,24 @@ fn vector_a_hex_over_url_and_raw_body() {
     let body = r#"{"event":"call.state","params":{"call_id":"abc-123","state":"answered"}}"#;
     let sig = "c3c08c1fefaf9ee198a100d5906765a6f394bf0f";
     let v = verifier("PSKtest1234567890abcdef");
-    v.verify(&request(Method::POST, url, "X-SignalWire-Signature", sig, body))
-        .unwrap();
+    v.verify(&request(
+        Method::POST,
+        url,
+        "X-SignalWire-Signature",
+        sig,
+        body,
+    ))
+    .unwrap();
     let changed = body.replace("answered", "ended");
     assert_eq!(
-        v.verify(&request(Method::POST, url, "X-SignalWire-Signature", sig, &changed))
-            .unwrap_err(),
+        v.verify(&request(
+            Method::POST,
+            url,
+            "X-SignalWire-Signature",
+            sig,
+            &changed
+        ))
+        .unwrap_err(),
         VerifyError::SignatureMismatch
     );
 }
@@ -120,8 +151,14 @@ fn worked_example_inbound_sms() {
         "YFwn9yyKfd1LoeIo3lc7gq48T70="
     );
     let v = verifier(WORKED_KEY);
-    for sig in ["mq+OkdFYzZeY1gr8xVd053EWf9c=", "YFwn9yyKfd1LoeIo3lc7gq48T70="] {
-        for url in [WORKED_URL, "https://hooks.example.com:443/signalwire/sms?tenant=42"] {
+    for sig in [
+        "mq+OkdFYzZeY1gr8xVd053EWf9c=",
+        "YFwn9yyKfd1LoeIo3lc7gq48T70=",
+    ] {
+        for url in [
+            WORKED_URL,
+            "https://hooks.example.com:443/signalwire/sms?tenant=42",
+        ] {
             for header in ["X-SignalWire-Signature", "X-Twilio-Signature"] {
                 v.verify(&request(Method::POST, url, header, sig, WORKED_BODY))
                     .unwrap_or_else(|e| panic!("{url} {header} {sig}: {e}"));
@@ -154,7 +191,11 @@ fn worked_example_status_callback() {
         ("ErrorCode", "30003"),
     ];
     assert_eq!(
-        compute_signature(&keys, "https://hooks.example.com/signalwire/status", &params),
+        compute_signature(
+            &keys,
+            "https://hooks.example.com/signalwire/status",
+            &params
+        ),
         "vNRhgNUii2d7TA1eZYBk25req00="
     );
 }
@@ -164,17 +205,29 @@ fn negatives_at_the_verifier() {
     let v = verifier(WORKED_KEY);
     let ok = "mq+OkdFYzZeY1gr8xVd053EWf9c=";
     let mismatch = |url: &str, body: &str| {
-        v.verify(&request(Method::POST, url, "X-SignalWire-Signature", ok, body))
-            .unwrap_err()
+        v.verify(&request(
+            Method::POST,
+            url,
+            "X-SignalWire-Signature",
+            ok,
+            body,
+        ))
+        .unwrap_err()
     };
     // Scheme switched: never tried.
     assert_eq!(
-        mismatch("http://hooks.example.com/signalwire/sms?tenant=42", WORKED_BODY),
+        mismatch(
+            "http://hooks.example.com/signalwire/sms?tenant=42",
+            WORKED_BODY
+        ),
         VerifyError::SignatureMismatch
     );
     // A changed, an added and a removed parameter.
     assert_eq!(
-        mismatch(WORKED_URL, &WORKED_BODY.replace("Hello+there", "Hello+therf")),
+        mismatch(
+            WORKED_URL,
+            &WORKED_BODY.replace("Hello+there", "Hello+therf")
+        ),
         VerifyError::SignatureMismatch
     );
     assert_eq!(
@@ -187,26 +240,61 @@ fn negatives_at_the_verifier() {
     );
     // The query is signed too.
     assert_eq!(
-        mismatch("https://hooks.example.com/signalwire/sms?tenant=43", WORKED_BODY),
+        mismatch(
+            "https://hooks.example.com/signalwire/sms?tenant=43",
+            WORKED_BODY
+        ),
         VerifyError::SignatureMismatch
     );
     // Wrong key.
     assert_eq!(
-        verifier("PSK_other").verify(&request(Method::POST, WORKED_URL, "X-SignalWire-Signature", ok, WORKED_BODY)).unwrap_err(),
+        verifier("PSK_other")
+            .verify(&request(
+                Method::POST,
+                WORKED_URL,
+                "X-SignalWire-Signature",
+                ok,
+                WORKED_BODY
+            ))
+            .unwrap_err(),
         VerifyError::SignatureMismatch
     );
     // Missing, doubled, malformed header.
-    let bare = WebhookRequest::new(Method::POST, WORKED_URL, HeaderMap::new(), Bytes::from(WORKED_BODY));
-    assert!(matches!(v.verify(&bare), Err(VerifyError::MissingHeader { .. })));
-    let mut doubled = request(Method::POST, WORKED_URL, "X-SignalWire-Signature", ok, WORKED_BODY);
-    doubled
-        .headers
-        .append("x-signalwire-signature", HeaderValue::from_static("mq+OkdFYzZeY1gr8xVd053EWf9c="));
-    assert!(matches!(v.verify(&doubled), Err(VerifyError::DuplicateHeader { .. })));
+    let bare = WebhookRequest::new(
+        Method::POST,
+        WORKED_URL,
+        HeaderMap::new(),
+        Bytes::from(WORKED_BODY),
+    );
+    assert!(matches!(
+        v.verify(&bare),
+        Err(VerifyError::MissingHeader { .. })
+    ));
+    let mut doubled = request(
+        Method::POST,
+        WORKED_URL,
+        "X-SignalWire-Signature",
+        ok,
+        WORKED_BODY,
+    );
+    doubled.headers.append(
+        "x-signalwire-signature",
+        HeaderValue::from_static("mq+OkdFYzZeY1gr8xVd053EWf9c="),
+    );
+    assert!(matches!(
+        v.verify(&doubled),
+        Err(VerifyError::DuplicateHeader { .. })
+    ));
     for bad in ["not base64!", "aGVsbG8=", ""] {
         assert!(
             matches!(
-                v.verify(&request(Method::POST, WORKED_URL, "X-SignalWire-Signature", bad, WORKED_BODY)),
+                v.verify(&request(
+                    Method::POST,
+                    WORKED_URL,
+                    "X-SignalWire-Signature",
+                    bad,
+                    WORKED_BODY
+                )),
                 Err(VerifyError::MalformedHeader { .. })
             ),
             "{bad:?}"
@@ -220,7 +308,13 @@ fn negatives_at_the_verifier() {
         200,
     );
     rotated
-        .verify(&request(Method::POST, WORKED_URL, "X-SignalWire-Signature", ok, WORKED_BODY))
+        .verify(&request(
+            Method::POST,
+            WORKED_URL,
+            "X-SignalWire-Signature",
+            ok,
+            WORKED_BODY,
+        ))
         .unwrap();
 }
 
