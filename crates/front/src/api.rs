@@ -8,6 +8,10 @@
 //! - channel status: `PATCH /channels/{id}`;
 //! - download of Front attachment URLs with the channel JWT.
 //!
+//! Multipart bodies name nested fields `sender[handle]`, `to[0][handle]`,
+//! `metadata[external_id]` and files `attachments[0]`, `attachments[1]`, ... as WebhookDB does
+//! (spec `front.md` section 6; Front's attachments page also shows `name[]`).
+//!
 //! Errors: 429 → `rate_limited` with `retry-after` (seconds); `{"_error": {status, title,
 //! message, details}}` → the provider error; 5xx retryable.
 

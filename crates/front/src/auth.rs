@@ -117,6 +117,35 @@ mod tests {
         );
     }
 
+    // Second oracle: WebhookDB's spec token (spec `front.md` section 5.1, header `{"alg":"HS256"}`,
+    // secret `front_swchan_app_secret`): the same HMAC over `header.payload`.
+    #[test]
+    fn webhookdb_token_signature() {
+        let token = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJmcm9udF9zd2NoYW5fYXBwX2lkIiwianRpIjoiYWJjZCIsInN1YiI6ImZjaGFuMSIsImV4cCI6MTY3MzM1MjAzMH0.zPfFtC15CUEJeLpjcP2xU9Wdorzn2JcLLziA6th5TBc";
+        let (signed, sig) = token.rsplit_once('.').unwrap();
+        let mac = hmac_sha256(b"front_swchan_app_secret", &[signed.as_bytes()]);
+        assert_eq!(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac),
+            sig
+        );
+        let payload = signed.split('.').nth(1).unwrap();
+        let claims: ChannelClaims = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            claims,
+            ChannelClaims {
+                iss: "front_swchan_app_id".into(),
+                jti: "abcd".into(),
+                sub: "fchan1".into(),
+                exp: 1_673_352_030
+            }
+        );
+    }
+
     #[test]
     fn fresh_claims_each_time() {
         let clock = Arc::new(FixedClock::at_unix(1_704_067_200));

@@ -6,6 +6,12 @@
 //! `external_conversation_id = <handle>`, joined with commas in the reply when there are several
 //! recipients; an auto-reply, which has no id, uses `"<id of message_replied_to>_autoreply"`.
 //! A host changes this with its own [`IdConvention`].
+//!
+//! Normalized message events: direction `outbound` (a teammate or rule wrote to the contact),
+//! `conversation_id` = the external conversation id, `recipient` = the contact (role
+//! `contact`), `sender` = the teammate (role `agent`; an auto-reply without author gets
+//! `front:autoreply` with role `bot`), `reply_to` = the id of `message_replied_to`, `text` =
+//! the plain text (else the HTML body).
 
 use std::sync::Arc;
 
@@ -372,7 +378,15 @@ fn message_events(
     let message = Arc::new(message);
     let mut events = Vec::with_capacity(count);
     let mut ids = Vec::with_capacity(count);
-    for r in message.to_recipients() {
+    let mut seen = std::collections::HashSet::with_capacity(count);
+    // A handle listed twice is delivered once (its ids would collide).
+    for r in message
+        .to_recipients()
+        .filter(|r| seen.insert(r.handle.as_str()))
+    {
+        if r.handle.is_empty() {
+            return Err(Error::malformed("a `to` recipient has an empty handle"));
+        }
         let i = config.ids.for_recipient(&id, &message, r);
         ids.push(i.clone());
         events.push(FrontEvent::Message(RecipientMessage {
@@ -630,6 +644,77 @@ mod tests {
         );
         assert_eq!(r.metadata.external_conversation_id, "+15550001111");
         assert_eq!(r.delivered_at, Some(1_700_000_000));
+    }
+
+    fn cfg() -> crate::config::FrontConfigBuilder {
+        FrontConfig::builder(
+            "uid",
+            omnichannel_core::SigningKeys::new("test-secret-not-real"),
+        )
+    }
+
+    fn two_recipients() -> FrontRequest {
+        FrontRequest::Message(
+            serde_json::from_value(json!({
+                "id": "msg_1",
+                "recipients": [{"handle": "+1", "role": "to"}, {"handle": "+2", "role": "to"},
+                               {"handle": "+1", "role": "to"}, {"handle": "me", "role": "from"}]
+            }))
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn authorization_reply_with_and_without_url() {
+        let auth = || FrontRequest::Authorization {
+            channel_id: "cha_1".into(),
+        };
+        let (_, reply) = handle(&cfg().build().unwrap(), auth(), Value::Null, "/").unwrap();
+        assert_eq!(reply.body.as_ref(), br#"{"type":"success"}"#);
+        let c = cfg()
+            .webhook_url_with(|id: &str| Some(format!("https://h.test/front/{id}")))
+            .build()
+            .unwrap();
+        let (events, reply) = handle(&c, auth(), Value::Null, "/").unwrap();
+        let body: Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(
+            body,
+            json!({"type": "success", "webhook_url": "https://h.test/front/cha_1"})
+        );
+        assert_eq!(events[0].id(), "authorization:cha_1");
+    }
+
+    #[test]
+    fn per_recipient_split_dedup_and_custom_convention() {
+        let (events, reply) =
+            handle(&cfg().build().unwrap(), two_recipients(), Value::Null, "/").unwrap();
+        assert_eq!(events.len(), 2);
+        let body: Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(body["external_id"], "msg_1-+1,msg_1-+2");
+        assert_eq!(body["external_conversation_id"], "+1,+2");
+        // A host convention: one thread per message.
+        let c = cfg()
+            .id_convention(|id: &str, _m: &FrontMessage, r: &Recipient| ExternalIds {
+                external_id: format!("{id}:{}", r.handle),
+                external_conversation_id: format!("thread-{id}"),
+            })
+            .build()
+            .unwrap();
+        let (events, reply) = handle(&c, two_recipients(), Value::Null, "/").unwrap();
+        assert_eq!(events[1].id(), "msg_1:+2");
+        assert_eq!(
+            events[1].normalize().conversation_id.as_deref(),
+            Some("thread-msg_1")
+        );
+        let body: Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(
+            body["external_conversation_id"],
+            "thread-msg_1,thread-msg_1"
+        );
+        // The recipient bound.
+        let small = cfg().max_recipients(1).build().unwrap();
+        let e = handle(&small, two_recipients(), Value::Null, "/").unwrap_err();
+        assert_eq!(e.kind(), "malformed_payload");
     }
 
     #[test]
