@@ -36,15 +36,12 @@ pub struct AssertionClaims {
 
 /// Signs the assertion for `cfg` at `now` (RS256, `exp` = now + the assertion lifetime).
 pub fn assertion(cfg: &SalesforceConfig, now: DateTime<Utc>) -> Result<String> {
-    let key = cfg
-        .private_key_pem
-        .as_ref()
-        .ok_or_else(|| {
-            Error::config(
-                "private_key_pem",
-                "is required to call the Interaction API (or give access_token)",
-            )
-        })?;
+    let key = cfg.private_key_pem.as_ref().ok_or_else(|| {
+        Error::config(
+            "private_key_pem",
+            "is required to call the Interaction API (or give access_token)",
+        )
+    })?;
     let claims = AssertionClaims {
         iss: cfg.consumer_key.clone(),
         sub: cfg.username.clone(),
