@@ -430,18 +430,10 @@ impl ChannelApi {
         })
     }
 
+    /// Front answered 2xx: the import is accepted even when the body is not the documented
+    /// JSON (a retry would import the message twice), so an unreadable body only loses the uid.
     fn accepted(&self, body: Bytes) -> Result<Accepted> {
-        let raw: Value = if body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&body).map_err(|_| Error::Provider {
-                status: None,
-                code: None,
-                message: "Front's answer is not JSON".into(),
-                retryable: false,
-                retry_after: None,
-            })?
-        };
+        let raw: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let s = |k: &str| raw.get(k).and_then(Value::as_str).map(str::to_string);
         Ok(Accepted {
             status: s("status"),

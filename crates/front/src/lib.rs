@@ -254,12 +254,14 @@ impl Channel for FrontChannel {
                 r.metadata.external_id.clone(),
             ),
         };
+        // Without a uid (an empty 202), the receipt names the message by its external id.
         let id = accepted.message_uid.clone().unwrap_or(external_id);
+        let raw = (!accepted.raw.is_null()).then_some(accepted.raw);
         Ok(SendReceipt::new(
             Provider::Front,
             id,
             SendStatus::Accepted,
-            Some(accepted.raw),
+            raw,
         ))
     }
 

@@ -162,7 +162,7 @@ pub fn parse(req: &WebhookRequest) -> Result<(FrontRequest, serde_json::Value)> 
         )));
     }
     let raw: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| Error::malformed(format!("body is not JSON: {}", e.classify_name())))?;
+        .map_err(|e| Error::malformed(format!("body is not JSON: {}", category(&e))))?;
     let env: Envelope = serde_json::from_value(raw.clone())
         .map_err(|_| Error::malformed("body has no string `type`"))?;
     let payload = env.payload.clone().unwrap_or(serde_json::Value::Null);
@@ -219,27 +219,16 @@ fn short(e: &serde_json::Error) -> String {
     if s.starts_with("missing field") {
         s.chars().take(160).collect()
     } else {
-        format!(
-            "{} at line {} column {}",
-            e.classify_name(),
-            e.line(),
-            e.column()
-        )
+        format!("{} at line {} column {}", category(e), e.line(), e.column())
     }
 }
 
-trait Classify {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl Classify for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "read error",
-            serde_json::error::Category::Syntax => "syntax error",
-            serde_json::error::Category::Data => "unexpected data",
-            serde_json::error::Category::Eof => "truncated",
-        }
+fn category(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "unexpected data",
+        serde_json::error::Category::Eof => "truncated",
     }
 }
 

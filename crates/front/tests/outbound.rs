@@ -501,6 +501,23 @@ async fn download_with_channel_jwt_only_to_front() {
 }
 
 #[tokio::test]
+async fn empty_accepted_answer_names_the_message_by_external_id() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&server)
+        .await;
+    let ch = channel(&server, RetryPolicy::none());
+    let msg = Message::text("hi")
+        .sender(Contact::new("+1"))
+        .idempotency_key("SMx")
+        .build();
+    let r = ch.send(&msg).await.unwrap();
+    assert_eq!(r.message_id, "SMx");
+    assert_eq!(r.raw, None);
+}
+
+#[tokio::test]
 async fn capabilities_refuse_before_any_request() {
     let server = MockServer::start().await;
     let ch = channel(&server, RetryPolicy::none());
