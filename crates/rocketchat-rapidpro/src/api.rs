@@ -8,7 +8,10 @@
 use std::collections::BTreeMap;
 
 use http::{HeaderValue, Method};
-use omnichannel_core::http::{DEFAULT_MAX_RESPONSE_BYTES, read_body_limited, sensitive_header};
+use omnichannel_core::http::{
+    DEFAULT_MAX_RESPONSE_BYTES, Idempotency, RetryPolicy, read_body_limited, sensitive_header,
+    with_retry,
+};
 use omnichannel_core::{Error, ExposeSecret, SecretString};
 use serde::Serialize;
 
@@ -234,6 +237,7 @@ pub struct AppClient {
     base_url: String,
     secret: SecretString,
     max_response_bytes: usize,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for AppClient {
@@ -253,7 +257,16 @@ impl AppClient {
             base_url: base_url.into().trim_end_matches('/').to_string(),
             secret,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            retry: RetryPolicy::default(),
         }
+    }
+
+    /// Sets how `secret.check` and `settings` (the idempotent calls) are retried after a
+    /// transport failure. `room`, `room.close` and `visitor-message` are never retried: the app
+    /// has no idempotency key, and a repeat would open, close or post twice.
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
     }
 
     /// The app's base URL.
@@ -267,8 +280,32 @@ impl AppClient {
         endpoint: &str,
         body: Option<&B>,
     ) -> Result<(u16, bytes::Bytes), ClientError> {
+        let bytes = match body {
+            Some(b) => Some(serde_json::to_vec(b).map_err(|e| {
+                ClientError::Transport(Error::invalid_input("body", e.to_string()))
+            })?),
+            None => None,
+        };
+        let idem = if method == Method::PUT || endpoint == "secret.check" || body.is_none() {
+            Idempotency::Idempotent
+        } else {
+            Idempotency::NotIdempotent
+        };
+        with_retry(&self.retry, idem, |_| {
+            self.call_once(method.clone(), endpoint, bytes.clone())
+        })
+        .await
+        .map_err(ClientError::Transport)
+    }
+
+    async fn call_once(
+        &self,
+        method: Method,
+        endpoint: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, bytes::Bytes), Error> {
         let url = format!("{}/{endpoint}", self.base_url);
-        let auth = authorization(&self.secret).map_err(ClientError::Transport)?;
+        let auth = authorization(&self.secret)?;
         let mut req = self
             .http
             .request(method, url)
@@ -278,18 +315,11 @@ impl AppClient {
                 HeaderValue::from_static("application/json"),
             );
         if let Some(b) = body {
-            let bytes = serde_json::to_vec(b)
-                .map_err(|e| ClientError::Transport(Error::invalid_input("body", e.to_string())))?;
-            req = req.body(bytes);
+            req = req.body(b);
         }
-        let res = req
-            .send()
-            .await
-            .map_err(|e| ClientError::Transport(Error::from_reqwest(e)))?;
+        let res = req.send().await.map_err(Error::from_reqwest)?;
         let status = res.status().as_u16();
-        let body = read_body_limited(res, self.max_response_bytes)
-            .await
-            .map_err(ClientError::Transport)?;
+        let body = read_body_limited(res, self.max_response_bytes).await?;
         Ok((status, body))
     }
 

@@ -387,3 +387,55 @@ fn authorization_header_is_sensitive() {
     assert!(v.is_sensitive());
     assert_eq!(v.to_str().unwrap(), "Token 123456789");
 }
+
+/// Counts connections to a listener that drops each one unanswered.
+async fn dropping_listener() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = count.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (origin, count)
+}
+
+#[tokio::test]
+async fn only_idempotent_calls_are_retried() {
+    use omnichannel_core::http::RetryPolicy;
+    use std::sync::atomic::Ordering;
+    let policy = RetryPolicy {
+        max_attempts: 3,
+        min_delay: std::time::Duration::from_millis(1),
+        max_delay: std::time::Duration::from_millis(5),
+        ..RetryPolicy::default()
+    };
+    let (origin, count) = dropping_listener().await;
+    let c = AppClient::new(
+        reqwest::Client::new(),
+        format!("{origin}/api/apps/public/{APP}"),
+        SecretString::from(SECRET),
+    )
+    .with_retry_policy(policy);
+    assert!(matches!(
+        c.set_settings(CALLBACK).await.unwrap_err(),
+        ClientError::Transport(_)
+    ));
+    assert_eq!(count.load(Ordering::SeqCst), 3, "PUT settings is retried");
+    count.store(0, Ordering::SeqCst);
+    assert!(matches!(
+        c.open_room(&open_room()).await.unwrap_err(),
+        ClientError::Transport(_)
+    ));
+    assert_eq!(count.load(Ordering::SeqCst), 1, "room is never retried");
+    count.store(0, Ordering::SeqCst);
+    c.visitor_message(&forward()).await.unwrap_err();
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        1,
+        "visitor-message is never retried"
+    );
+}
