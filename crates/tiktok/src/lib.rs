@@ -263,7 +263,24 @@ impl TiktokChannel {
                         "only http and https URLs are fetched",
                     ));
                 }
-                api::fetch_bounded(self.http.get(parsed), limit, &*self.clock).await?
+                api::fetch_bounded(self.http.get(parsed), limit, &*self.clock)
+                    .await
+                    .map_err(|e| match e {
+                        // The host's URL refused us: fix the message, do not refresh TikTok's token.
+                        Error::Unauthorized { .. } => Error::invalid_input(
+                            "attachments.url",
+                            "the image URL refused the download (HTTP 401/403)",
+                        ),
+                        Error::Provider {
+                            status: Some(status),
+                            retryable: false,
+                            ..
+                        } => Error::invalid_input(
+                            "attachments.url",
+                            format!("the image URL answered HTTP {status}"),
+                        ),
+                        other => other,
+                    })?
             }
         };
         if bytes.is_empty() {
@@ -295,6 +312,39 @@ impl TiktokChannel {
             format!("image.{ext}")
         });
         Ok((bytes, mime, name))
+    }
+
+    /// Sends one planned part: text as is; an image uploaded first, then sent by media id.
+    async fn send_part(
+        &self,
+        business: &str,
+        conversation_id: &str,
+        part: &normalize::SendPart<'_>,
+        image: Option<(Bytes, String, String)>,
+    ) -> Result<(String, serde_json::Value)> {
+        let body = match part {
+            normalize::SendPart::Text { body, reply_to } => {
+                normalize::text_request(business, conversation_id, body, *reply_to)
+            }
+            normalize::SendPart::Image(_) => {
+                let Some((bytes, mime, name)) = image else {
+                    return Err(Error::invalid_input("attachments", "image bytes missing"));
+                };
+                let media_id = self
+                    .with_token(business, |t| {
+                        let bytes = bytes.clone();
+                        let (mime, name) = (mime.as_str(), name.as_str());
+                        async move {
+                            self.api
+                                .upload_image(&t.value, business, bytes, name, mime)
+                                .await
+                        }
+                    })
+                    .await?;
+                normalize::image_request(business, conversation_id, &media_id)
+            }
+        };
+        self.send_body(business, body).await
     }
 
     async fn send_body(
@@ -358,29 +408,27 @@ impl Channel for TiktokChannel {
         let business = plan.business_id.as_str();
         let mut sent: Vec<(String, serde_json::Value)> = Vec::with_capacity(plan.parts.len());
         for part in &plan.parts {
-            let body = match part {
-                normalize::SendPart::Text { body, reply_to } => {
-                    normalize::text_request(business, plan.conversation_id, body, *reply_to)
-                }
-                normalize::SendPart::Image(_) => {
-                    let Some((bytes, mime, name)) = images.next() else {
-                        return Err(Error::invalid_input("attachments", "image missing"));
-                    };
-                    let media_id = self
-                        .with_token(business, |t| {
-                            let bytes = bytes.clone();
-                            let (mime, name) = (mime.as_str(), name.as_str());
-                            async move {
-                                self.api
-                                    .upload_image(&t.value, business, bytes, name, mime)
-                                    .await
-                            }
-                        })
-                        .await?;
-                    normalize::image_request(business, plan.conversation_id, &media_id)
-                }
+            let image = match part {
+                normalize::SendPart::Image(_) => images.next(),
+                normalize::SendPart::Text { .. } => None,
             };
-            sent.push(self.send_body(business, body).await?);
+            match self
+                .send_part(business, plan.conversation_id, part, image)
+                .await
+            {
+                Ok(done) => sent.push(done),
+                Err(e) => {
+                    if !sent.is_empty() {
+                        let ids: Vec<&str> = sent.iter().map(|(id, _)| id.as_str()).collect();
+                        tracing::warn!(
+                            ?ids,
+                            kind = e.kind(),
+                            "split TikTok send failed after its first part was delivered; retrying the whole message would repeat it"
+                        );
+                    }
+                    return Err(e);
+                }
+            }
         }
         let (last_id, raw) = match sent.len() {
             0 => return Err(Error::invalid_input("message", "nothing to send")),

@@ -608,3 +608,32 @@ async fn webhook_registration_and_business_info() {
     );
     assert_eq!(hdr(&reqs[2], "access-token"), TOKEN);
 }
+
+#[tokio::test]
+async fn unreachable_image_url_is_invalid_input_and_nothing_reaches_tiktok() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/files/gone"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/files/private"))
+        .respond_with(ResponseTemplate::new(403))
+        .mount(&server)
+        .await;
+    let ch = static_channel(&server);
+    for p in ["/files/gone", "/files/private"] {
+        let msg = Message::builder()
+            .conversation_id("tt-conv-1")
+            .attachment(OutboundAttachment::from_url(
+                AttachmentKind::Image,
+                format!("{}{p}", server.uri()),
+            ))
+            .build();
+        let e = ch.send(&msg).await.unwrap_err();
+        assert_eq!(e.kind(), "invalid_input", "{p}: {e}");
+    }
+    let reqs = server.received_requests().await.unwrap();
+    assert!(reqs.iter().all(|r| r.url.path().starts_with("/files/")));
+}
