@@ -181,6 +181,41 @@ impl InteractionApi {
         .await
     }
 
+    /// Acknowledges rep entries (the `identifier`s of outbound events, the normalized events'
+    /// ids) as read or delivered for the end user: one call per 25 entries, each receipt with a
+    /// new entry UUID and the clock's time. Returns the number of calls made.
+    pub async fn acknowledge_entries(
+        &self,
+        conversation_identifier: &str,
+        end_user_client_id: &str,
+        kind: AcknowledgementType,
+        entry_ids: &[&str],
+    ) -> Result<usize> {
+        if entry_ids.is_empty() {
+            return Err(Error::invalid_input("entry_ids", "nothing to acknowledge"));
+        }
+        let now = self.clock.now().timestamp_millis();
+        let mut calls = 0;
+        for chunk in entry_ids.chunks(MAX_ACKNOWLEDGEMENTS) {
+            let req = AcknowledgementRequest {
+                conversation_identifier: conversation_identifier.to_string(),
+                sender: Participant::end_user(end_user_client_id),
+                acknowledgements: chunk
+                    .iter()
+                    .map(|id| Acknowledgement {
+                        acknowledgement_type: kind,
+                        acknowledged_conversation_entry_identifier: (*id).to_string(),
+                        created_conversation_entry_identifier: new_request_id(),
+                        acknowledgement_timestamp: now,
+                    })
+                    .collect(),
+            };
+            self.acknowledge(&req).await?;
+            calls += 1;
+        }
+        Ok(calls)
+    }
+
     /// `POST /api/v1/agentWork`: assign a work item to a rep (partner-owned routing).
     pub async fn create_agent_work(&self, req: &AgentWorkRequest) -> Result<AgentWorkResponse> {
         check_work_item(&req.work_item_id)?;

@@ -347,3 +347,60 @@ impl SalesforceConfigBuilder {
         Ok(self.cfg)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> Value {
+        json!({"scrt_url": "https://x.my.salesforce-scrt.com/", "org_id": "00D1", "authorization_context": "Ctx",
+               "access_token": "t"})
+    }
+
+    #[test]
+    fn reads_settings_and_defaults() {
+        let c = SalesforceConfig::from_settings(&base()).unwrap();
+        assert_eq!(c.scrt_url, "https://x.my.salesforce-scrt.com");
+        assert_eq!(c.login_url, LOGIN_PRODUCTION);
+        assert_eq!(c.token_lifetime, DEFAULT_TOKEN_LIFETIME);
+        assert_eq!(c.event_fields, EventFields::default());
+        let mut v = base();
+        v["login_url"] = json!("sandbox");
+        v["token_lifetime_secs"] = json!(900);
+        v["event_fields"] = json!({"payload": "P__c"});
+        let c = SalesforceConfig::from_settings(&v).unwrap();
+        assert_eq!(c.login_url, LOGIN_SANDBOX);
+        assert_eq!(c.token_base_url, LOGIN_SANDBOX);
+        assert_eq!(c.token_lifetime, Duration::from_secs(900));
+        assert_eq!(c.event_fields.payload, "P__c");
+        assert_eq!(c.event_fields.event_type, "EventType__c");
+    }
+
+    #[test]
+    fn refuses_bad_settings() {
+        for (key, value) in [
+            ("scrt_url", json!("not a url")),
+            ("org_id", json!("")),
+            ("authorization_context", json!("bad\nvalue")),
+            ("token_lifetime_secs", json!(5)),
+            ("event_fields", json!("x")),
+        ] {
+            let mut v = base();
+            v[key] = value;
+            let e = SalesforceConfig::from_settings(&v).unwrap_err();
+            assert_eq!(e.kind(), "invalid_input", "{key}");
+        }
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("access_token");
+        v["private_key_pem"] = json!("-----BEGIN PRIVATE KEY-----");
+        let e = SalesforceConfig::from_settings(&v).unwrap_err();
+        assert!(e.to_string().contains("consumer_key"));
+        let e = SalesforceConfig::builder("https://x", "o", "c")
+            .assertion_lifetime(Duration::from_secs(600))
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("assertion_lifetime"));
+    }
+}

@@ -95,6 +95,34 @@ pub struct RoutingRequestedEvent {
 
 /// Parses a decoded platform event with the configured field names. `max_bytes` bounds the
 /// event's JSON size. Anything that does not fit a layout is `malformed_payload`.
+///
+/// ```
+/// use omnichannel_salesforce_interaction::{EventFields, EventBody, Layout, parse_event};
+/// use omnichannel_salesforce_interaction::model::EntryPayload;
+///
+/// let fields = EventFields {
+///     payload: "my__event__payloadField__c".into(),
+///     event_type: "my__event__EventType__c".into(),
+///     channel_address: "my__event__chnlAddrIdField__c".into(),
+///     recipient: "my__event__recipientField__c".into(),
+/// };
+/// // Pre-Spring '24 layout, as a Pub/Sub subscriber decodes it (Avro unions kept).
+/// let event = serde_json::json!({
+///     "replayId": "2278491",
+///     "payload": {
+///         "CreatedDate": 1690344475579i64,
+///         "my__event__chnlAddrIdField__c": {"string": "chan-1"},
+///         "my__event__recipientField__c": {"string": r#"{"appType":"custom","subject":"u-1","role":"EndUser"}"#},
+///         "my__event__payloadField__c": {"string": r#"{"identifier":"e1","entryType":"TypingStartedIndicator","entryPayload":{"entryType":"TypingStartedIndicator","id":"e1","timestamp":1}}"#}
+///     }
+/// });
+/// let parsed = parse_event(&event, &fields, 1 << 20)?;
+/// let EventBody::Interaction(i) = parsed.body else { unreachable!() };
+/// assert_eq!(i.layout, Layout::Legacy);
+/// assert_eq!(i.payload, EntryPayload::Typing { started: true });
+/// assert_eq!(i.recipient.unwrap().subject, "u-1");
+/// # Ok::<(), omnichannel_core::Error>(())
+/// ```
 pub fn parse_event(v: &Value, fields: &EventFields, max_bytes: usize) -> Result<PlatformEvent> {
     check_size(v, max_bytes)?;
     let top = v

@@ -730,3 +730,45 @@ async fn receive_refuses_http_and_typing_is_sent_without_content() {
         "TypingStartedIndicator"
     );
 }
+
+#[tokio::test]
+async fn acknowledge_entries_in_calls_of_25() {
+    let server = MockServer::start().await;
+    answer(
+        &server,
+        "POST",
+        "/api/v1/acknowledgement",
+        200,
+        json!({"success": true}),
+    )
+    .await;
+    let ch = channel(&server);
+    let ids: Vec<String> = (0..30).map(|i| format!("rep-entry-{i}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let calls = ch
+        .api()
+        .acknowledge_entries("conv-1", "end-user-42", AcknowledgementType::Read, &refs)
+        .await
+        .unwrap();
+    assert_eq!(calls, 2);
+    let reqs = server.received_requests().await.unwrap();
+    let bodies: Vec<Value> = reqs.iter().map(json_body).collect();
+    assert_eq!(bodies[0]["acknowledgements"].as_array().unwrap().len(), 25);
+    assert_eq!(bodies[1]["acknowledgements"].as_array().unwrap().len(), 5);
+    let a = &bodies[1]["acknowledgements"][4];
+    assert_eq!(a["acknowledgementType"], "Read");
+    assert_eq!(a["acknowledgedConversationEntryIdentifier"], "rep-entry-29");
+    assert_eq!(a["acknowledgementTimestamp"], NOW_MS);
+    assert!(
+        uuid::Uuid::parse_str(
+            a["acknowledgmentCreatedConversationEntryIdentifier"]
+                .as_str()
+                .unwrap()
+        )
+        .is_ok()
+    );
+    assert_eq!(
+        bodies[0]["sender"],
+        json!({"appType": "custom", "subject": "end-user-42", "role": "EndUser"})
+    );
+}
