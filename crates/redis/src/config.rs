@@ -29,6 +29,8 @@ pub struct RedisConfig {
     reconnect_retries: usize,
     reconnect_min_delay: Duration,
     reconnect_max_delay: Duration,
+    #[cfg(feature = "tls")]
+    tls_root_certificate: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for RedisConfig {
@@ -41,7 +43,7 @@ impl std::fmt::Debug for RedisConfig {
             .field("reconnect_retries", &self.reconnect_retries)
             .field("reconnect_min_delay", &self.reconnect_min_delay)
             .field("reconnect_max_delay", &self.reconnect_max_delay)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,8 +61,9 @@ impl RedisConfig {
     /// Default longest delay between connection attempts: 2 s.
     pub const DEFAULT_RECONNECT_MAX_DELAY: Duration = Duration::from_secs(2);
 
-    /// Settings for `url` (`redis://[user:password@]host[:port][/db]`, or
-    /// `redis+unix:///path`), with the defaults.
+    /// Settings for `url` (`redis://[user:password@]host[:port][/db]`, `redis+unix:///path`,
+    /// or with the `tls` feature `rediss://...`, verified against the system's roots), with the
+    /// defaults.
     pub fn new(url: impl Into<String>) -> Self {
         RedisConfig {
             url: SecretString::from(url.into()),
@@ -70,6 +73,8 @@ impl RedisConfig {
             reconnect_retries: Self::DEFAULT_RECONNECT_RETRIES,
             reconnect_min_delay: Self::DEFAULT_RECONNECT_MIN_DELAY,
             reconnect_max_delay: Self::DEFAULT_RECONNECT_MAX_DELAY,
+            #[cfg(feature = "tls")]
+            tls_root_certificate: None,
         }
     }
 
@@ -148,6 +153,14 @@ impl RedisConfig {
         self
     }
 
+    /// Trusts this CA (PEM) for `rediss://` instead of the system's roots (a private CA, or a
+    /// self-signed server). Needs the `tls` feature.
+    #[cfg(feature = "tls")]
+    pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_root_certificate = Some(pem.into());
+        self
+    }
+
     fn validate(&self) -> Result<()> {
         if self.response_timeout.is_zero() {
             return Err(Error::config(
@@ -173,19 +186,45 @@ impl RedisConfig {
     fn client(&self) -> Result<(redis::Client, redis::aio::ConnectionManagerConfig)> {
         self.validate()?;
         let url = self.url.expose_secret();
-        let client = redis::Client::open(url).map_err(|_| {
-            let tls = url.starts_with("rediss:") || url.starts_with("valkeys:");
+        let tls_url = url.starts_with("rediss:") || url.starts_with("valkeys:");
+        let bad_url = || {
             Error::config(
                 "url",
-                if tls {
-                    "TLS URLs (rediss://) are not supported by this build; connect through a TLS \
-                     tunnel with a redis:// URL"
+                if tls_url && !cfg!(feature = "tls") {
+                    "TLS URLs (rediss://) need the `tls` feature of omnichannel-redis"
                 } else {
-                    "not a valid Redis URL (expected redis://[user:password@]host[:port][/db] or \
-                     redis+unix:///path)"
+                    "not a valid Redis URL (expected redis://[user:password@]host[:port][/db], \
+                     rediss://... for TLS, or redis+unix:///path)"
                 },
             )
-        })?;
+        };
+        #[cfg(feature = "tls")]
+        let client = match &self.tls_root_certificate {
+            Some(pem) => {
+                if !tls_url {
+                    return Err(Error::config(
+                        "tls_root_certificate",
+                        "is set but the URL is not a rediss:// (TLS) one",
+                    ));
+                }
+                redis::Client::build_with_tls(
+                    url,
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(pem.clone()),
+                    },
+                )
+                .map_err(|_| {
+                    Error::config(
+                        "tls_root_certificate",
+                        "not a usable PEM certificate, or the URL is not valid",
+                    )
+                })?
+            }
+            None => redis::Client::open(url).map_err(|_| bad_url())?,
+        };
+        #[cfg(not(feature = "tls"))]
+        let client = redis::Client::open(url).map_err(|_| bad_url())?;
         let manager = redis::aio::ConnectionManagerConfig::new()
             .set_response_timeout(Some(self.response_timeout))
             .set_connection_timeout(Some(self.connection_timeout))
@@ -268,6 +307,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(not(feature = "tls"))]
     fn tls_url_is_refused_with_a_reason() {
         let err = RedisConfig::new("rediss://:test-secret-not-real@127.0.0.1:6380/")
             .connect_lazy()

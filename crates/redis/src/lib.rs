@@ -9,7 +9,7 @@
 //! - [`RedisTokenStore`] ([`TokenStore`]): access tokens as JSON (the core `AccessToken`
 //!   serialization), so every instance's [`TokenManager`](omnichannel_core::TokenManager)
 //!   sees the token one of them refreshed. Values are never logged.
-//! - [`RedisDedupStore`] ([`DedupStore`]): `SET key 1 NX EX ttl`, so a webhook delivered to
+//! - [`RedisDedupStore`] ([`DedupStore`](omnichannel_core::DedupStore)): `SET key 1 NX EX ttl`, so a webhook delivered to
 //!   several instances at once is processed by one.
 //!
 //! All three share one [`RedisStores`] connection (a `redis` crate `ConnectionManager`: one
@@ -49,6 +49,13 @@
 //! # }
 //! ```
 //!
+//! ## Features
+//!
+//! - `tls` (default): `rediss://` URLs over rustls, verified against the system's roots or
+//!   a CA given with `RedisConfig::tls_root_certificate`.
+//!
+//! ## Delivery semantics
+//!
 //! Deliveries are at least once: if a `first_seen` call times out after Redis executed it, the
 //! key is marked although the caller saw an error; a host that answers such an error with a
 //! retryable status should expect the redelivery to be reported as seen.
@@ -70,6 +77,8 @@ pub use config::RedisConfig;
 pub use dedup::RedisDedupStore;
 pub use error::{FailureClass, RedisFailure};
 pub use lock::RedisLock;
+/// The `redis` crate this one is built on, for [`RedisStores::with_connection`].
+pub use redis;
 pub use token_store::RedisTokenStore;
 
 /// A connection to Redis and a key prefix, from which the stores are made. Cheap to clone;
@@ -116,6 +125,12 @@ impl RedisStores {
                 prefix: Arc::from(prefix),
             },
         }
+    }
+
+    /// Stores on a connection the host built itself (Sentinel, client certificates, a shared
+    /// manager), with `prefix` as key prefix. Its timeouts and reconnect policy apply.
+    pub fn with_connection(conn: ConnectionManager, prefix: impl Into<String>) -> Self {
+        RedisStores::from_parts(conn, &prefix.into())
     }
 
     /// Connects to `url` with the default settings (see [`RedisConfig`] for more).
