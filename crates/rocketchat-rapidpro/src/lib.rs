@@ -11,7 +11,48 @@
 //!   webhooks ([`WebhookSender`]). `send` delivers an agent's message to RapidPro.
 //!
 //! Both sides authenticate with `Authorization: Token <secret>`, compared in constant time.
-//! `conversation_id` is the visitor token (RapidPro's contact id) on both sides.
+//! Where the app's README and its code disagree, the code wins: `room` and `room.close` are `GET`
+//! with a JSON body, `room` answers 201, `Content-Type` must be exactly `application/json`, and
+//! validation errors carry a JSON-encoded string in `error`.
+//!
+//! ## Events
+//!
+//! `conversation_id` is the visitor token (RapidPro's contact id) on both sides; the ticket UUID
+//! is in `raw`.
+//!
+//! | provider | request | event |
+//! | --- | --- | --- |
+//! | `rocketchat` | `agent-message` | `message`, direction `outbound`, recipient the contact |
+//! | `rocketchat` | `close-room` | `conversation_closed`, id `<ticket>:closed` |
+//! | `rapidpro` | `PUT settings` | `channel_authorized` |
+//! | `rapidpro` | `room` | `conversation_opened`, id the ticket UUID, sender the contact |
+//! | `rapidpro` | `visitor-message` | `message`, direction `inbound`, id the message id answered |
+//! | `rapidpro` | `room.close` | `conversation_closed`, id `<ticket>:closed` |
+//!
+//! ## Sending
+//!
+//! - [`RocketchatChannel::send`] posts `visitor-message` for `conversation_id` (the token).
+//! - [`RapidproChannel::send`] posts `agent-message` to the callback URL RapidPro stored; the
+//!   ticket comes from the room store or `metadata.ticket_id`; `metadata.action = "close-room"`
+//!   closes the room instead. Only a 200 from RapidPro counts as delivered.
+//!
+//! Attachments travel by URL with a MIME type (given, or guessed from the URL's extension for
+//! common media).
+//!
+//! ## What stays with the host
+//!
+//! On the RapidPro side: routing the callback to the right ticketer and finding the ticket by
+//! `ticketID` (mailroom's 404 `no such ticketer` / `no such ticket`), and downloading agent
+//! attachments with Rocket.Chat credentials (`X-Auth-Token`, `X-User-Id`). On the app side:
+//! creating the livechat room and showing the messages to agents; the channel keeps the app's
+//! room cache in an [`AppStore`] ([`MemoryAppStore`] by default).
+//!
+//! ## Settings (fixture `config`)
+//!
+//! `rocketchat`: `secret` (string or list, current first), `base_url`, optional
+//! `max_body_bytes`, `max_attachments`. `rapidpro`: `secret`, `app_id`, optional
+//! `callback_url`, `departments`, `rooms`, `max_body_bytes`, `max_attachments`
+//! (see [`config`]).
 //!
 //! ```no_run
 //! use omnichannel_core::{Channel, ChannelEnv, Message};

@@ -68,7 +68,7 @@ pub fn app_webhook_event(webhook: &AppWebhook, raw: Value, body: &[u8]) -> Event
             let mut e = Event::new(Provider::Rocketchat, EventKind::Message, id);
             e.direction = Some(Direction::Outbound);
             e.conversation_id = non_empty(token);
-            e.sender = Some(Party::new(ticket_id.clone()).with_role(Role::Agent));
+            // The webhook does not say which agent wrote; the contact is the recipient.
             if !token.is_empty() {
                 e.recipient = Some(Party::new(token.clone()).with_role(Role::Contact));
             }
@@ -84,7 +84,6 @@ pub fn app_webhook_event(webhook: &AppWebhook, raw: Value, body: &[u8]) -> Event
                 format!("{ticket_id}:closed"),
             );
             e.conversation_id = non_empty(token);
-            e.sender = Some(Party::new(ticket_id.clone()).with_role(Role::Agent));
             e.raw = Some(raw);
             e
         }
@@ -95,8 +94,9 @@ fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
 
-/// `room` accepted on the app side: the ticket opened (id: the ticket UUID).
-pub fn room_opened_event(app_id: &str, body: &Value, room_id: &str) -> Event {
+/// `room` accepted on the app side: the ticket opened (id: the ticket UUID). The room id
+/// answered to RapidPro is in the store's [`RoomRecord`](crate::RoomRecord) for the token.
+pub fn room_opened_event(app_id: &str, body: &Value) -> Event {
     let ticket = body.get("ticketID").and_then(Value::as_str).unwrap_or("");
     let visitor = body.get("visitor");
     let token = visitor
@@ -112,7 +112,6 @@ pub fn room_opened_event(app_id: &str, body: &Value, room_id: &str) -> Event {
         sender = sender.with_name(name);
     }
     e.sender = Some(sender);
-    e.recipient = Some(Party::new(room_id).with_role(Role::Agent));
     e.raw = Some(body.clone());
     e
 }
@@ -141,7 +140,7 @@ pub fn visitor_message_event(
     e
 }
 
-/// `room.close` accepted on the app side: RapidPro closed the ticket.
+/// `room.close` accepted on the app side: RapidPro closed the ticket (id: `<ticket>:closed`).
 pub fn room_closed_event(app_id: &str, body: &Value, token: &str, ticket_id: &str) -> Event {
     let mut e = Event::new(
         Provider::Rapidpro,
@@ -150,7 +149,6 @@ pub fn room_closed_event(app_id: &str, body: &Value, token: &str, ticket_id: &st
     );
     e.channel_id = Some(app_id.to_string());
     e.conversation_id = Some(token.to_string());
-    e.sender = Some(Party::new(token).with_role(Role::Contact));
     e.raw = Some(body.clone());
     e
 }

@@ -129,7 +129,9 @@ impl RapidproChannel {
 
     /// The agent closed the room: sends `close-room`. Delivered (200): the room record is
     /// deleted. Otherwise the record is marked closed (the webhook goes again on RapidPro's next
-    /// `room` or `visitor-message` for the token) and the delivery error is returned.
+    /// `room` or `visitor-message` for the token) and the delivery error is returned. Without a
+    /// callback URL nothing is sent and the record stays open, as in the app. Returns the id of
+    /// the close (`<ticket>:closed`).
     pub async fn close_room(&self, token: &str) -> Result<String> {
         let Some(mut room) = self.store.room(token).await? else {
             return Err(Error::invalid_input(
@@ -137,11 +139,12 @@ impl RapidproChannel {
                 "no room for this visitor token",
             ));
         };
+        let url = self.callback_url().await?;
         let hook = AppWebhook::CloseRoom {
             ticket_id: room.ticket_id.clone(),
             token: token.to_string(),
         };
-        match self.deliver(&hook).await {
+        match self.sender.deliver(&url, &hook).await {
             Ok(()) => {
                 self.store.remove_room(token).await?;
                 Ok(format!("{}:closed", room.ticket_id))
@@ -253,11 +256,7 @@ impl RapidproChannel {
             })
             .await?;
         Ok(Inbound::new(
-            vec![normalize::room_opened_event(
-                &self.config.app_id,
-                body,
-                &room_id,
-            )],
+            vec![normalize::room_opened_event(&self.config.app_id, body)],
             WebhookReply::json(StatusCode::CREATED, &json!({ "id": room_id })),
         ))
     }

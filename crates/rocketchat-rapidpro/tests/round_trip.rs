@@ -297,3 +297,21 @@ async fn a_close_rapidpro_did_not_acknowledge_goes_again() {
         br#"{"error":"Visitor already has an open room"}"#
     );
 }
+
+#[tokio::test]
+async fn without_a_callback_url_the_room_stays_open() {
+    let app = RapidproChannel::new(
+        RapidproConfig::new(APP, SECRET).with_room(omnichannel_rocketchat_rapidpro::RoomRecord {
+            token: "7".into(),
+            ticket_id: "59d74b86-3e2f-4a93-aece-b05d2fdcde0c".into(),
+            contact_uuid: String::new(),
+            room_id: "uiF7ybjsv7PSJGSw6".into(),
+            closed: false,
+        }),
+        &ChannelEnv::default(),
+    )
+    .unwrap();
+    let e = app.close_room("7").await.unwrap_err();
+    assert_eq!(e.kind(), "invalid_input");
+    assert!(!app.store().room("7").await.unwrap().unwrap().closed);
+}
