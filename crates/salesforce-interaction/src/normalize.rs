@@ -35,12 +35,12 @@ use crate::webhook::{EventBody, InteractionEvent, PlatformEvent};
 /// The normalized events of a platform event (one per platform event).
 pub fn normalize(ev: &PlatformEvent, raw: &Value) -> Vec<Event> {
     let e = match &ev.body {
-        EventBody::Interaction(i) => interaction(i, ev.created_date, raw),
+        EventBody::Interaction(i) => interaction(i, ev.created_date, &ev.fingerprint),
         EventBody::RoutingRequested(r) => {
             let id = r
                 .payload
                 .routing_event_id()
-                .unwrap_or_else(|| derived_id(raw));
+                .unwrap_or_else(|| ev.fingerprint.clone());
             let mut e = Event::new(Provider::Salesforce, EventKind::Other, id);
             e.channel_id = r.channel_address_identifier.clone();
             e.conversation_id = r.payload.conversation_identifier.clone();
@@ -50,7 +50,11 @@ pub fn normalize(ev: &PlatformEvent, raw: &Value) -> Vec<Event> {
             e
         }
         EventBody::Other { .. } => {
-            let mut e = Event::new(Provider::Salesforce, EventKind::Other, derived_id(raw));
+            let mut e = Event::new(
+                Provider::Salesforce,
+                EventKind::Other,
+                ev.fingerprint.clone(),
+            );
             e.occurred_at = ev.created_date.and_then(ms);
             e
         }
@@ -60,7 +64,7 @@ pub fn normalize(ev: &PlatformEvent, raw: &Value) -> Vec<Event> {
     vec![e]
 }
 
-fn interaction(i: &InteractionEvent, created: Option<i64>, raw: &Value) -> Event {
+fn interaction(i: &InteractionEvent, created: Option<i64>, fingerprint: &str) -> Event {
     let entry = &i.entry;
     let id = entry
         .identifier
@@ -72,7 +76,7 @@ fn interaction(i: &InteractionEvent, created: Option<i64>, raw: &Value) -> Event
                 .and_then(Value::as_str)
                 .map(str::to_string)
         })
-        .unwrap_or_else(|| derived_id(raw));
+        .unwrap_or_else(|| fingerprint.to_string());
     let mut e = Event::new(Provider::Salesforce, EventKind::Other, id);
     e.channel_id = i.channel_address_identifier.clone();
     e.conversation_id = i.conversation_identifier.clone();

@@ -46,6 +46,9 @@ pub struct PlatformEvent {
     pub replay_id: Option<String>,
     /// `CreatedDate` (epoch ms), when present.
     pub created_date: Option<i64>,
+    /// A deterministic id of the event's content (event type and payload field), the same
+    /// whatever wrapper or replay id it arrived with: the dedup key of events without an id.
+    pub fingerprint: String,
     /// What the event carries.
     pub body: EventBody,
 }
@@ -165,9 +168,16 @@ pub fn parse_event(v: &Value, fields: &EventFields, max_bytes: usize) -> Result<
             event_type: other.to_string(),
         },
     };
+    let fingerprint = crate::normalize::derived_id(&serde_json::json!([
+        event_type,
+        field(record, &fields.payload),
+        field(record, &fields.channel_address),
+        field(record, &fields.recipient),
+    ]));
     Ok(PlatformEvent {
         replay_id,
         created_date,
+        fingerprint,
         body,
     })
 }
@@ -382,6 +392,26 @@ mod tests {
             assert_eq!(i.channel_address_identifier.as_deref(), Some("chan"));
             assert_eq!(i.recipient.unwrap().subject, "u");
         }
+    }
+
+    #[test]
+    fn fingerprint_ignores_wrapper_and_replay_id() {
+        let rec = json!({"P__c": {"string": "{}"}, "T__c": "Future"});
+        let a = parse_event(&rec, &fields(), 1 << 20).unwrap();
+        let b = parse_event(
+            &json!({"replayId": "99", "payload": {"CreatedDate": 5, "P__c": "{}", "T__c": {"string": "Future"}}}),
+            &fields(),
+            1 << 20,
+        )
+        .unwrap();
+        assert_eq!(a.fingerprint, b.fingerprint);
+        let c = parse_event(
+            &json!({"P__c": "{\"x\":1}", "T__c": "Future"}),
+            &fields(),
+            1 << 20,
+        )
+        .unwrap();
+        assert_ne!(a.fingerprint, c.fingerprint);
     }
 
     #[test]
