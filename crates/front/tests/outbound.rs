@@ -263,6 +263,64 @@ async fn multipart_with_attachment() {
 }
 
 #[tokio::test]
+async fn attachment_by_url_is_fetched_then_uploaded() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/media/pic"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "image/gif")
+                .set_body_bytes(b"GIF89a".to_vec()),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/media/gone"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/channels/cha_test1/inbound_messages"))
+        .respond_with(accepted())
+        .mount(&server)
+        .await;
+    let ch = channel(&server, RetryPolicy::none());
+    let msg = Message::builder()
+        .sender(Contact::new("+15017122661"))
+        .idempotency_key("MMS2")
+        .attachment(OutboundAttachment::from_url(
+            AttachmentKind::Image,
+            format!("{}/media/pic", server.uri()),
+        ))
+        .build();
+    ch.send(&msg).await.unwrap();
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(reqs.len(), 2);
+    // The media host gets no channel token.
+    assert!(reqs[0].headers.get("authorization").is_none());
+    let ct = reqs[1].headers["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let parts = omnichannel_testkit::decode::multipart(&ct, &reqs[1].body).unwrap();
+    assert_eq!(
+        parts["attachments[0]"],
+        json!({"filename": "attachment-1", "content_type": "image/gif", "size": 6, "text": "GIF89a"})
+    );
+    assert_eq!(parts["body"], "");
+    let gone = Message::builder()
+        .sender(Contact::new("+15017122661"))
+        .idempotency_key("MMS3")
+        .attachment(OutboundAttachment::from_url(
+            AttachmentKind::Image,
+            format!("{}/media/gone", server.uri()),
+        ))
+        .build();
+    assert_eq!(ch.send(&gone).await.unwrap_err().kind(), "invalid_input");
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+}
+
+#[tokio::test]
 async fn attachment_over_25_mb_is_refused_without_a_request() {
     let server = MockServer::start().await;
     let ch = channel(&server, RetryPolicy::none());
