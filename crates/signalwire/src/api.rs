@@ -480,10 +480,15 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<(T, serde_json::Value)> {
         retryable: false,
         retry_after: None,
     })?;
-    let typed = serde_json::from_value(raw.clone()).map_err(|e| Error::Provider {
+    // The position only: a parser message could quote message content.
+    let typed = serde_json::from_slice(body).map_err(|e| Error::Provider {
         status: None,
         code: None,
-        message: format!("unexpected answer: {e}"),
+        message: format!(
+            "unexpected answer shape at line {} column {}",
+            e.line(),
+            e.column()
+        ),
         retryable: false,
         retry_after: None,
     })?;

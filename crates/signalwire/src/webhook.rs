@@ -438,8 +438,13 @@ pub fn params_of(payload: &Payload, max_params: usize) -> Result<(Params, serde_
             Ok((params, json))
         }
         Payload::Json(body) => {
-            let value: serde_json::Value = serde_json::from_slice(body)
-                .map_err(|e| Error::malformed(format!("JSON body: {e}")))?;
+            let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+                Error::malformed(format!(
+                    "JSON body does not parse (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ))
+            })?;
             let obj = value
                 .as_object()
                 .ok_or_else(|| Error::malformed("JSON body is not an object"))?;
