@@ -296,3 +296,33 @@ impl ChannelFactory for Factory {
 pub fn factories() -> Vec<Arc<dyn ChannelFactory>> {
     vec![Arc::new(Factory)]
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn demo_config_builds_and_parses_events() {
+        let fs = factories();
+        assert_eq!(fs.len(), 1);
+        assert_eq!(fs[0].provider(), Provider::Salesforce);
+        let ch = Factory
+            .build(&Factory.demo_config(), &ChannelEnv::default())
+            .unwrap();
+        assert_eq!(ch.provider(), Provider::Salesforce);
+        let caps = ch.capabilities();
+        assert_eq!(caps.max_attachments, 1);
+        assert!(caps.text_with_attachments);
+        let ev = serde_json::json!({
+            "Demo_EventType__c": "Interaction",
+            "Demo_Payload__c": r#"{"channelAddressIdentifier":"c","recipient":{"appType":"custom","subject":"u","role":"EndUser"},"identifier":"e9","entryType":"TypingStoppedIndicator","entryPayload":{"entryType":"TypingStoppedIndicator","id":"e9","timestamp":1}}"#
+        });
+        let inbound = ch.receive_event(&ev).await.unwrap();
+        assert_eq!(inbound.events.len(), 1);
+        assert_eq!(inbound.events[0].id, "e9");
+        assert_eq!(inbound.events[0].raw.as_ref(), Some(&ev));
+        assert_eq!(inbound.reply.status, 200);
+        assert!(Factory.sample_events().is_empty());
+    }
+}
