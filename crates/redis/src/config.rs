@@ -88,6 +88,7 @@ impl RedisConfig {
     /// | `connection_timeout_ms` | integer | 1000 |
     /// | `reconnect_retries` | integer | 6 |
     /// | `reconnect_max_delay_ms` | integer | 2000 |
+    /// | `tls_root_certificate_pem` | string: a CA to trust for `rediss://` (feature `tls`) | system roots |
     ///
     /// Errors are [`Error::Config`] naming the setting, never its value.
     pub fn from_settings(value: &serde_json::Value) -> Result<Self> {
@@ -111,6 +112,20 @@ impl RedisConfig {
         }
         if let Some(ms) = s.u64("reconnect_max_delay_ms")? {
             config.reconnect_max_delay = Duration::from_millis(ms);
+        }
+        if let Some(pem) = s.str("tls_root_certificate_pem")? {
+            #[cfg(feature = "tls")]
+            {
+                config.tls_root_certificate = Some(pem.as_bytes().to_vec());
+            }
+            #[cfg(not(feature = "tls"))]
+            {
+                let _ = pem;
+                return Err(Error::config(
+                    "tls_root_certificate_pem",
+                    "needs the `tls` feature of omnichannel-redis",
+                ));
+            }
         }
         config.validate()?;
         Ok(config)
@@ -286,6 +301,30 @@ mod tests {
         let debug = format!("{c:?}");
         assert!(!debug.contains("test-secret-not-real"), "{debug}");
         assert!(!debug.contains("127.0.0.1"), "{debug}");
+    }
+
+    #[test]
+    fn from_settings_reads_the_tls_root_certificate() {
+        let v = serde_json::json!({
+            "url": "rediss://127.0.0.1:6380/",
+            "tls_root_certificate_pem": "-----BEGIN CERTIFICATE-----\n..."
+        });
+        #[cfg(feature = "tls")]
+        {
+            let c = RedisConfig::from_settings(&v).unwrap();
+            assert!(
+                c.tls_root_certificate
+                    .as_deref()
+                    .is_some_and(|p| p.starts_with(b"-----BEGIN CERTIFICATE-----"))
+            );
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            let e = RedisConfig::from_settings(&v).unwrap_err();
+            assert!(
+                matches!(&e, Error::Config { setting, .. } if setting == "tls_root_certificate_pem")
+            );
+        }
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //! - [`RedisTokenStore`] ([`TokenStore`]): access tokens as JSON (the core `AccessToken`
 //!   serialization), so every instance's [`TokenManager`](omnichannel_core::TokenManager)
 //!   sees the token one of them refreshed. Values are never logged.
-//! - [`RedisDedupStore`] ([`DedupStore`](omnichannel_core::DedupStore)): `SET key 1 NX EX ttl`, so a webhook delivered to
-//!   several instances at once is processed by one.
+//! - [`RedisDedupStore`] ([`DedupStore`](omnichannel_core::DedupStore)): `SET key 1 NX EX ttl`,
+//!   so a webhook delivered to several instances at once is processed by one.
 //!
 //! All three share one [`RedisStores`] connection (a `redis` crate `ConnectionManager`: one
 //! multiplexed connection that reconnects by itself) and one key prefix. Every Redis failure is
@@ -54,11 +54,23 @@
 //! - `tls` (default): `rediss://` URLs over rustls, verified against the system's roots or
 //!   a CA given with `RedisConfig::tls_root_certificate`.
 //!
-//! ## Delivery semantics
+//! ## Keys
 //!
-//! Deliveries are at least once: if a `first_seen` call times out after Redis executed it, the
-//! key is marked although the caller saw an error; a host that answers such an error with a
-//! retryable status should expect the redelivery to be reported as seen.
+//! Under the configured prefix (default `omnichannel:`): `lock:<key>` (the owner token, with
+//! the lease's TTL), `token:<key>` (token JSON, no expiry) and `dedup:<key>` (`1`, with the dedup
+//! TTL). The core `TokenManager` locks `omnichannel:token-refresh:<account>`, so its refresh
+//! lock for `biz` is `omnichannel:lock:omnichannel:token-refresh:biz`.
+//!
+//! ## When Redis is slow or away
+//!
+//! Operations fail after the response timeout (default 1 s) with a retryable
+//! [`Error::Store`](omnichannel_core::Error::Store); the connection is re-established in the
+//! background and the next operations succeed once Redis is back.
+//!
+//! A command can time out after Redis executed it. For the lock, the lease is then held until
+//! its TTL runs out. For dedup, the key is marked although the caller saw an error, so the
+//! provider's redelivery will be reported as seen: a host that must not lose that event treats
+//! a failed `first_seen` as first seen (and accepts a rare duplicate).
 #![forbid(unsafe_code)]
 
 mod config;
