@@ -526,7 +526,11 @@ pub fn to_sync_request(msg: &dyn OutboundMessage, files: Vec<FileUpload>) -> Res
         })?,
     };
     if contact.id.is_empty() {
-        return Err(Error::invalid_input("sender.id", "must not be empty"));
+        let field = match kind {
+            SyncKind::Inbound => "sender.id",
+            SyncKind::Outbound => "recipient.id",
+        };
+        return Err(Error::invalid_input(field, "must not be empty"));
     }
     let conversation = msg
         .conversation_id()
