@@ -33,7 +33,7 @@ return 0",
 /// A [`Lock`] shared by every instance connected to the same Redis with the same prefix.
 ///
 /// - `try_acquire`: `SET <prefix>lock:<key> <owner> NX PX <ttl>` with a new random owner token
-///   (128 bits); `None` while another holder's lease runs.
+///   (a random UUID, from the core `new_owner_token`); `None` while another holder's lease runs.
 /// - `release` / `extend`: a Lua script deletes or re-expires the key only when it still holds
 ///   the lease's owner token, atomically; `false` when the lease expired or is someone else's.
 ///
