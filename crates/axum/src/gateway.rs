@@ -273,11 +273,16 @@ impl Gateway {
         }
     }
 
-    /// The router: `/webhooks/{provider}/{channel}` (any method) and
-    /// `POST /send/{provider}/{channel}`. Merge or nest it into the host's own router.
+    /// The router: `/webhooks/{provider}/{channel}` and any path below it (any method; the
+    /// channel sees the full URL), and `POST /send/{provider}/{channel}`. Merge or nest it
+    /// into the host's own router.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/webhooks/{provider}/{channel}", any(webhook))
+            .route(
+                "/webhooks/{provider}/{channel}/{*endpoint}",
+                any(webhook_endpoint),
+            )
             .route("/send/{provider}/{channel}", post(crate::send::send))
             .with_state(self.inner.clone())
     }
@@ -313,6 +318,18 @@ fn reply_response(reply: WebhookReply) -> Response {
 pub(crate) fn json_error(status: StatusCode, kind: &str, message: &str) -> Response {
     let body = serde_json::json!({ "error": kind, "message": message });
     (status, axum::Json(body)).into_response()
+}
+
+/// A path below a channel (`/webhooks/{provider}/{channel}/...`): for providers that call
+/// several endpoints of one channel (RapidPro's `secret.check`, `room`, ...), which the channel
+/// tells apart by the URL.
+async fn webhook_endpoint(
+    state: State<Arc<Inner>>,
+    Path((provider, name, _endpoint)): Path<(String, String, String)>,
+    uri: OriginalUri,
+    req: Request<Body>,
+) -> Response {
+    webhook(state, Path((provider, name)), uri, req).await
 }
 
 async fn webhook(

@@ -224,6 +224,16 @@ async fn verifies_against_the_public_url_not_the_host_header() {
     let (status, body) = deliver(&req, &gw.local("/omni/webhooks/tiktok/main?tenant=a%20b")).await;
     assert_eq!(status, 200, "{body}");
 
+    // A path below the channel reaches it too, with its full URL.
+    let public = "https://hooks.example.test/omni/webhooks/tiktok/main/room.close?x=1";
+    let req = TestFactory::default()
+        .simulate(&config, "batch", public, Utc::now())
+        .unwrap();
+    let (status, body) =
+        deliver(&req, &gw.local("/omni/webhooks/tiktok/main/room.close?x=1")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(gw.sink.events().len(), 3);
+
     // Signed for the address the gateway listens on: not what the provider called.
     let local = gw.local("/omni/webhooks/tiktok/main?tenant=a%20b");
     let req = TestFactory::default()
@@ -231,7 +241,7 @@ async fn verifies_against_the_public_url_not_the_host_header() {
         .unwrap();
     let (status, _) = deliver(&req, &local).await;
     assert_eq!(status, 401);
-    assert_eq!(gw.sink.events().len(), 1);
+    assert_eq!(gw.sink.events().len(), 3);
 }
 
 #[tokio::test]

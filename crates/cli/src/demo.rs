@@ -123,7 +123,7 @@ pub async fn run(
                         i + 1,
                         step.event,
                         r.method,
-                        url
+                        r.url
                     );
                     r
                 }
@@ -138,7 +138,7 @@ pub async fn run(
             first_request = Some(req.clone());
         }
         let before = sink.count.load(Ordering::SeqCst);
-        match simulate::send(&http, &req, &url).await {
+        match simulate::send(&http, &req).await {
             Ok((status, body)) => {
                 let shown = match body_value(&body) {
                     Ok(serde_json::Value::String(s)) => s,
@@ -164,7 +164,7 @@ pub async fn run(
                         );
                     }
                 } else if new_events == 0 && ok {
-                    println!("      (no event for this request)");
+                    println!("      (no new event)");
                 }
             }
             Err(e) => {

@@ -105,7 +105,8 @@ pub enum Command {
         /// Sample event name (an unknown name lists the available ones).
         #[arg(long)]
         event: String,
-        /// The endpoint URL, exactly as the provider would call it.
+        /// The endpoint URL, exactly as the provider would call it (providers with several
+        /// endpoints per channel, such as rapidpro, append the endpoint's name to it).
         #[arg(long, value_name = "URL")]
         to: String,
         /// The webhook secret to sign with, replacing the one in the settings.
@@ -174,6 +175,7 @@ fn init_tracing(default_level: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }

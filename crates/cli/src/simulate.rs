@@ -61,14 +61,13 @@ pub fn build_request(
         .map_err(|e: Error| format!("cannot build the request: {e}"))
 }
 
-/// Sends a request as is; the status and the body of the answer.
+/// Sends a request as is to its URL; the status and the body of the answer.
 pub async fn send(
     http: &reqwest::Client,
     req: &WebhookRequest,
-    to: &str,
 ) -> Result<(u16, bytes::Bytes), Error> {
     let res = http
-        .request(req.method.clone(), to)
+        .request(req.method.clone(), &req.url)
         .headers(req.headers.clone())
         .body(req.body.clone())
         .send()
@@ -119,10 +118,10 @@ pub async fn run(
     println!(
         "{} {} ({} sample `{event}`)",
         req.method,
-        to,
+        req.url,
         factory.provider()
     );
-    match send(&omnichannel_core::http::default_client(), &req, to).await {
+    match send(&omnichannel_core::http::default_client(), &req).await {
         Ok((status, body)) => {
             let shown = match body_value(&body) {
                 Ok(Value::String(s)) => s,

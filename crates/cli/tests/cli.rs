@@ -350,7 +350,7 @@ async fn simulate_sends_requests_the_channels_own_verifier_accepts() {
     for (f, _) in first_samples() {
         for event in f.sample_events() {
             let p = f.provider().as_str();
-            let to = format!("{base}/hooks/{p}?tenant=t1");
+            let to = format!("{base}/hooks/{p}");
             let out = run_async(vec![
                 "simulate".into(),
                 "--provider".into(),
@@ -370,7 +370,7 @@ async fn simulate_sends_requests_the_channels_own_verifier_accepts() {
             assert!(stdout(&out).contains("-> 200"), "{}", stdout(&out));
             let got = seen.lock().unwrap().pop().unwrap();
             let req = WebhookRequest::from_http(got, Some(&base));
-            assert_eq!(req.url, to);
+            assert!(req.url.starts_with(&to), "{} is not below {to}", req.url);
             let channel = f.build(&f.demo_config(), &ChannelEnv::default()).unwrap();
             channel
                 .verify(&req)
@@ -550,9 +550,7 @@ async fn serve_with_a_config_file_reads_secrets_from_the_environment_and_prints_
     let req = simulate::build_request(f.as_ref(), &f.demo_config(), event, &url).unwrap();
     let channel = f.build(&f.demo_config(), &ChannelEnv::default()).unwrap();
     let expected = channel.receive(&req).await.unwrap();
-    let (status, _) = simulate::send(&reqwest::Client::new(), &req, &url)
-        .await
-        .unwrap();
+    let (status, _) = simulate::send(&reqwest::Client::new(), &req).await.unwrap();
     assert_eq!(status, expected.reply.status.as_u16());
     for e in &expected.events {
         let line = out_lines.recv_timeout(Duration::from_secs(10)).unwrap();
