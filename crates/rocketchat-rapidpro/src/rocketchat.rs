@@ -82,6 +82,9 @@ impl RocketchatChannel {
     }
 }
 
+/// Reason of the refusal of a method other than POST (405).
+const REASON_METHOD: &str = "the callback takes only POST";
+
 /// mailroom's answers are indented JSON (`json.MarshalIndent`, two spaces).
 fn mailroom_json(status: StatusCode, value: &serde_json::Value) -> WebhookReply {
     WebhookReply::with_body(
@@ -110,6 +113,13 @@ impl Channel for RocketchatChannel {
     }
 
     async fn receive(&self, req: &WebhookRequest) -> Result<Inbound> {
+        // mailroom routes only POST to the callback (the router answers 405 before any check).
+        if req.method != http::Method::POST {
+            return Err(VerifyError::Malformed {
+                reason: REASON_METHOD.into(),
+            }
+            .into());
+        }
         self.verify(req)?;
         self.parse(req)
     }
@@ -127,7 +137,7 @@ impl Channel for RocketchatChannel {
         ))
     }
 
-    /// mailroom's answers: 401 `{"status":"unauthorized"}` to any authorization failure,
+    /// mailroom's answers: 405 to a method other than POST, 401 `{"status":"unauthorized"}` to any authorization failure,
     /// 400 `{"error": ...}` to a body it cannot use (`field 'type' is required`,
     /// `invalid event type`, a JSON decoding error), 413 to an oversized body.
     fn reject_reply(&self, err: &Error) -> WebhookReply {
@@ -137,6 +147,9 @@ impl Channel for RocketchatChannel {
                     StatusCode::PAYLOAD_TOO_LARGE,
                     &serde_json::json!({"error": err.to_string()}),
                 )
+            }
+            Error::Verify(VerifyError::Malformed { reason }) if reason == REASON_METHOD => {
+                WebhookReply::empty(StatusCode::METHOD_NOT_ALLOWED)
             }
             Error::Verify(_) => mailroom_json(
                 StatusCode::UNAUTHORIZED,

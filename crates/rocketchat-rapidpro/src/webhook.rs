@@ -312,3 +312,68 @@ pub(crate) fn loose_attachments(v: Option<&Value>) -> Vec<Attachment> {
         })
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    const APP: &str = "684202ed-1461-4983-9ea7-fde74b15026c";
+
+    #[test]
+    fn endpoints_from_urls() {
+        let base = format!("https://chat.example.com/api/apps/public/{APP}");
+        for e in Endpoint::ALL {
+            assert_eq!(endpoint_of(&format!("{base}/{}", e.path()), APP), Some(e));
+            assert_eq!(
+                endpoint_of(&format!("{base}/{}/?x=1", e.path()), APP),
+                Some(e)
+            );
+        }
+        assert_eq!(endpoint_of(&format!("{base}/rooms"), APP), None);
+        assert_eq!(endpoint_of(&base, APP), None);
+        assert_eq!(
+            endpoint_of("https://chat.example.com/api/apps/public/other/room", APP),
+            None
+        );
+        // A host mounting the app side elsewhere: the last segment selects.
+        assert_eq!(
+            endpoint_of("/hooks/rapidpro/visitor-message", APP),
+            Some(Endpoint::VisitorMessage)
+        );
+        assert_eq!(endpoint_of("https://chat.example.com", APP), None);
+    }
+
+    #[test]
+    fn methods_and_content_type_checks() {
+        assert!(Endpoint::Room.implements(&Method::GET));
+        assert!(!Endpoint::Room.implements(&Method::POST));
+        assert!(Endpoint::Settings.implements(&Method::PUT));
+        assert!(!Endpoint::SecretCheck.checks_content_type(&Method::GET));
+        assert!(!Endpoint::Settings.checks_content_type(&Method::GET));
+        assert!(Endpoint::Settings.checks_content_type(&Method::PUT));
+    }
+
+    #[test]
+    fn callback_parsing_follows_mailroom() {
+        let (hook, _) = parse_callback(
+            br#"{"type":"agent-message","ticketID":"t","visitor":{"token":"1"},"data":null}"#,
+            10,
+        )
+        .unwrap();
+        assert_eq!(hook.token(), "1");
+        let e = parse_callback(br#"{"type":"","ticketID":"t"}"#, 10).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("malformed payload: {MSG_TYPE_REQUIRED}")
+        );
+        let e = parse_callback(br#"{"type":"agent-message","ticketID":"t"}"#, 10).unwrap_err();
+        assert_eq!(e.kind(), "malformed_payload");
+        let many = format!(
+            r#"{{"type":"agent-message","ticketID":"t","data":{{"attachments":[{}]}}}}"#,
+            [r#"{"type":"image/png","url":"u"}"#; 3].join(",")
+        );
+        assert!(parse_callback(many.as_bytes(), 2).is_err());
+        assert!(parse_callback(b"[1]", 10).is_err());
+    }
+}
