@@ -105,6 +105,14 @@ impl<'a> Settings<'a> {
         }
     }
 
+    /// A count or size setting with a default.
+    pub fn usize_or(&self, key: &str, default: usize) -> Result<usize> {
+        match self.u64(key)? {
+            None => Ok(default),
+            Some(n) => usize::try_from(n).map_err(|_| Error::config(key, "is too large")),
+        }
+    }
+
     /// A duration in seconds with a default.
     pub fn secs_or(&self, key: &str, default: Duration) -> Result<Duration> {
         Ok(self.u64(key)?.map(Duration::from_secs).unwrap_or(default))
@@ -132,6 +140,8 @@ mod tests {
         let s = Settings::new(&v).unwrap();
         assert_eq!(s.require_str("a").unwrap(), "x");
         assert_eq!(s.u64("n").unwrap(), Some(5));
+        assert_eq!(s.usize_or("n", 1).unwrap(), 5);
+        assert_eq!(s.usize_or("missing", 7).unwrap(), 7);
         assert_eq!(
             s.secs_or("missing", Duration::from_secs(300))
                 .unwrap()

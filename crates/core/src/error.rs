@@ -65,8 +65,9 @@ pub enum VerifyError {
         /// The configured limit.
         limit: usize,
     },
-    /// The request itself is not one the scheme can verify (wrong method, unparseable URL, body
-    /// hash parameter that does not match).
+    /// The request itself is not one the scheme can verify (wrong method, unparseable URL, a
+    /// body-hash parameter that is not well formed). A well-formed body hash that does not match
+    /// the body is a [`SignatureMismatch`](VerifyError::SignatureMismatch).
     #[error("request cannot be verified: {reason}")]
     Malformed {
         /// What is wrong, without echoing the request.
@@ -319,6 +320,15 @@ impl Error {
         }
     }
 
+    /// The underlying cause of a transport or store error, for hosts that need the original
+    /// (for example `omnichannel-redis`'s failure class).
+    pub fn cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        match self {
+            Error::Transport { source, .. } | Error::Store { source, .. } => source.as_deref(),
+            _ => None,
+        }
+    }
+
     /// A transport error from `reqwest`: timeouts and connection failures are retryable.
     ///
     /// The URL is stripped from the message, because some providers put credentials in it.
@@ -422,5 +432,15 @@ mod tests {
         assert!(r.requires_reauthorization());
         assert!(!r.retryable());
         assert!(Error::from(VerifyError::SignatureMismatch).is_rejection());
+    }
+
+    #[test]
+    fn cause_is_reachable() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("boom")]
+        struct Boom;
+        let e = Error::store("down", Some(Arc::new(Boom)));
+        assert!(e.cause().unwrap().downcast_ref::<Boom>().is_some());
+        assert!(Error::malformed("x").cause().is_none());
     }
 }
