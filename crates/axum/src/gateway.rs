@@ -349,6 +349,22 @@ async fn webhook(
         .await
 }
 
+/// Logs a refused request. Verification errors never carry request data, so their message is
+/// logged; a parse error's reason may quote part of the payload (parsers echo unexpected
+/// values), so it is only logged at debug level.
+fn log_refusal(err: &Error, status: StatusCode) {
+    let status = status.as_u16();
+    match err {
+        Error::Verify(_) | Error::PayloadTooLarge { .. } => {
+            tracing::warn!(error = err.kind(), %err, status, "refused");
+        }
+        _ => {
+            tracing::warn!(error = err.kind(), status, "refused");
+            tracing::debug!(reason = %err, "refusal reason (may quote the payload)");
+        }
+    }
+}
+
 async fn handle_webhook(
     inner: Arc<Inner>,
     provider: String,
@@ -406,7 +422,7 @@ async fn handle_webhook(
         }
         Err(err) => {
             let reply = channel.reject_reply(&err);
-            tracing::warn!(error = err.kind(), %err, status = reply.status.as_u16(), "refused");
+            log_refusal(&err, reply.status);
             return reply_response(reply);
         }
     };
