@@ -414,7 +414,12 @@ mod tests {
         }
         let mut padded = good.clone();
         padded.push(0);
-        assert!(ws.decode(&padded).unwrap_err().to_string().contains("left over"));
+        assert!(
+            ws.decode(&padded)
+                .unwrap_err()
+                .to_string()
+                .contains("left over")
+        );
         // A string claiming 2^40 bytes: refused by the walk, nothing allocated.
         let mut huge = Vec::new();
         huge.extend_from_slice(&good[..6]); // CreatedDate varint (6 bytes)
@@ -441,8 +446,8 @@ mod tests {
         let mut ok = vec![0x02; 10];
         ok.push(0x00);
         assert_eq!(
-            ws.decode(&ok).unwrap()["next"]["next"]["next"]["next"]["next"]["next"]["next"]
-                ["next"]["next"]["next"]["next"],
+            ws.decode(&ok).unwrap()["next"]["next"]["next"]["next"]["next"]["next"]["next"]["next"]
+                ["next"]["next"]["next"],
             Value::Null
         );
     }
@@ -454,9 +459,12 @@ mod tests {
             "malformed_payload"
         );
         assert_eq!(
-            WriterSchema::parse("x", r#"{"type":"record","name":"R","fields":[{"name":"a","type":"Missing"}]}"#)
-                .unwrap_err()
-                .kind(),
+            WriterSchema::parse(
+                "x",
+                r#"{"type":"record","name":"R","fields":[{"name":"a","type":"Missing"}]}"#
+            )
+            .unwrap_err()
+            .kind(),
             "malformed_payload"
         );
     }

@@ -30,7 +30,10 @@ impl StartAt {
         match s.to_ascii_lowercase().as_str() {
             "latest" => Ok(StartAt::Latest),
             "earliest" => Ok(StartAt::Earliest),
-            _ => Err(Error::config("replay_start", "must be `latest` or `earliest`")),
+            _ => Err(Error::config(
+                "replay_start",
+                "must be `latest` or `earliest`",
+            )),
         }
     }
 }
@@ -185,9 +188,8 @@ impl SubscriberConfig {
         if let Some(start) = s.str("replay_start")? {
             c.start = StartAt::parse(start)?;
         }
-        let small = |key: &str, v: u64| {
-            u32::try_from(v).map_err(|_| Error::config(key, "is too large"))
-        };
+        let small =
+            |key: &str, v: u64| u32::try_from(v).map_err(|_| Error::config(key, "is too large"));
         if let Some(n) = s.u64("batch_size")? {
             let n = small("batch_size", n)?;
             if n == 0 || n > MAX_BATCH {
@@ -261,7 +263,10 @@ impl SubscriberConfig {
             ));
         }
         if self.idle_timeout.is_zero() || self.rpc_timeout.is_zero() {
-            return Err(Error::config("idle_timeout_secs", "timeouts must be positive"));
+            return Err(Error::config(
+                "idle_timeout_secs",
+                "timeouts must be positive",
+            ));
         }
         Ok(())
     }
@@ -300,11 +305,26 @@ mod tests {
         for (v, setting) in [
             (json!({"org_id": "00D"}), "topic"),
             (json!({"topic": "Reply__e", "org_id": "00D"}), "topic"),
-            (json!({"topic": "/event/R__e", "org_id": "00D", "batch_size": 101}), "batch_size"),
-            (json!({"topic": "/event/R__e", "org_id": "00D", "batch_size": 0}), "batch_size"),
-            (json!({"topic": "/event/R__e", "org_id": "00D", "refill_below": 100}), "refill_below"),
-            (json!({"topic": "/event/R__e", "org_id": "00D", "replay_start": "custom"}), "replay_start"),
-            (json!({"topic": "/event/R__e", "org_id": "00D", "pubsub_endpoint": "api:7443"}), "pubsub_endpoint"),
+            (
+                json!({"topic": "/event/R__e", "org_id": "00D", "batch_size": 101}),
+                "batch_size",
+            ),
+            (
+                json!({"topic": "/event/R__e", "org_id": "00D", "batch_size": 0}),
+                "batch_size",
+            ),
+            (
+                json!({"topic": "/event/R__e", "org_id": "00D", "refill_below": 100}),
+                "refill_below",
+            ),
+            (
+                json!({"topic": "/event/R__e", "org_id": "00D", "replay_start": "custom"}),
+                "replay_start",
+            ),
+            (
+                json!({"topic": "/event/R__e", "org_id": "00D", "pubsub_endpoint": "api:7443"}),
+                "pubsub_endpoint",
+            ),
         ] {
             let e = SubscriberConfig::from_settings(&v).unwrap_err();
             assert_eq!(e.kind(), "invalid_input");

@@ -84,7 +84,7 @@ pub use config::{DEFAULT_ENDPOINT, MAX_BATCH, StartAt, SubscriberConfig};
 pub use replay::{MemoryReplayStore, ReplayId, ReplayStore};
 pub use schema_cache::SchemaCache;
 pub use sink::{
-    ChannelSink, DecodedEvent, EventMeta, EventSink, FnHandler, FnSink, InboundHandler,
-    handler_fn, sink_fn,
+    ChannelSink, DecodedEvent, EventMeta, EventSink, FnHandler, FnSink, InboundHandler, handler_fn,
+    sink_fn,
 };
 pub use subscriber::{Subscriber, SubscriberBuilder, status_error};

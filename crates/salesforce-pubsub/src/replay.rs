@@ -106,7 +106,10 @@ mod tests {
 
     #[test]
     fn display_forms() {
-        assert_eq!(ReplayId(vec![0, 0, 0, 0, 0, 0x5a, 0x94, 0xf0]).display(), "5936368");
+        assert_eq!(
+            ReplayId(vec![0, 0, 0, 0, 0, 0x5a, 0x94, 0xf0]).display(),
+            "5936368"
+        );
         assert_eq!(ReplayId(vec![1, 2, 3]).display(), "AQID");
         assert_eq!(format!("{:?}", ReplayId(vec![0; 8])), "ReplayId(0)");
     }
@@ -118,7 +121,10 @@ mod tests {
         s.save("/event/A__e", &ReplayId(vec![1])).await.unwrap();
         s.save("/event/A__e", &ReplayId(vec![2])).await.unwrap();
         s.save("/event/B__e", &ReplayId(vec![9])).await.unwrap();
-        assert_eq!(s.load("/event/A__e").await.unwrap(), Some(ReplayId(vec![2])));
+        assert_eq!(
+            s.load("/event/A__e").await.unwrap(),
+            Some(ReplayId(vec![2]))
+        );
         assert_eq!(s.get("/event/B__e"), Some(ReplayId(vec![9])));
     }
 }

@@ -11,8 +11,11 @@ use crate::avro::WriterSchema;
 #[derive(Debug)]
 pub struct SchemaCache {
     capacity: usize,
-    inner: Mutex<(HashMap<String, Arc<WriterSchema>>, VecDeque<String>)>,
+    inner: Mutex<Entries>,
 }
+
+/// Schemas by id, and their ids in insertion order.
+type Entries = (HashMap<String, Arc<WriterSchema>>, VecDeque<String>);
 
 impl SchemaCache {
     /// A cache holding at most `capacity` schemas (at least 1).

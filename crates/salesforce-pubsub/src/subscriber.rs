@@ -328,9 +328,8 @@ impl Subscriber {
 
     fn metadata(&self, token: &AccessToken) -> Result<MetadataMap> {
         let mut md = MetadataMap::new();
-        let mut access = AsciiMetadataValue::try_from(token.value.expose_secret()).map_err(|_| {
-            Error::config("access_token", "is not a valid gRPC header value")
-        })?;
+        let mut access = AsciiMetadataValue::try_from(token.value.expose_secret())
+            .map_err(|_| Error::config("access_token", "is not a valid gRPC header value"))?;
         access.set_sensitive(true);
         md.insert("accesstoken", access);
         let instance = token
@@ -365,7 +364,12 @@ impl Subscriber {
     }
 
     /// One Subscribe stream, from connect to its end.
-    async fn session(&self, stop: &mut Stop<'_>, topic_checked: &mut bool, progressed: &mut bool) -> End {
+    async fn session(
+        &self,
+        stop: &mut Stop<'_>,
+        topic_checked: &mut bool,
+        progressed: &mut bool,
+    ) -> End {
         let token = match self.tokens.access_token(&self.cfg.org_id).await {
             Ok(t) => t,
             Err(e) if e.retryable() => return End::Retry(e),
@@ -407,6 +411,16 @@ impl Subscriber {
                         });
                     }
                     *topic_checked = true;
+                    // Warm the cache with the topic's current schema (events name theirs).
+                    if !info.schema_id.is_empty() {
+                        match self
+                            .schema(&info.schema_id, &token, &md, &mut client, stop)
+                            .await
+                        {
+                            Ok(_) | Err(SchemaError::Bad(_)) => {}
+                            Err(SchemaError::End(end)) => return end,
+                        }
+                    }
                 }
                 Err(s) => return self.classify(&s, token, false),
             }
@@ -436,9 +450,8 @@ impl Subscriber {
         if tx.send(first).await.is_err() {
             return End::Retry(transport("the request stream closed before it started"));
         }
-        let outbound = futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|r| (r, rx))
-        });
+        let outbound =
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
         let mut req = Request::new(outbound);
         *req.metadata_mut() = md.clone();
         let response = tokio::select! {
@@ -522,7 +535,11 @@ impl Subscriber {
             }
             _ => {
                 let e = status_error(s);
-                if e.retryable() { End::Retry(e) } else { End::Fatal(e) }
+                if e.retryable() {
+                    End::Retry(e)
+                } else {
+                    End::Fatal(e)
+                }
             }
         }
     }
@@ -561,7 +578,12 @@ impl Subscriber {
                 replay_id,
             };
             return self
-                .reject(&meta, &[], &Error::malformed("consumer event without an event"), None)
+                .reject(
+                    &meta,
+                    &[],
+                    &Error::malformed("consumer event without an event"),
+                    None,
+                )
                 .await;
         };
         let meta = EventMeta {
@@ -651,7 +673,13 @@ impl Subscriber {
         }
     }
 
-    async fn reject(&self, meta: &EventMeta, raw: &[u8], err: &Error, key: Option<String>) -> Outcome {
+    async fn reject(
+        &self,
+        meta: &EventMeta,
+        raw: &[u8],
+        err: &Error,
+        key: Option<String>,
+    ) -> Outcome {
         match self.sink.rejected(meta, raw, err).await {
             Ok(()) => Outcome::Done,
             Err(e) => {
@@ -673,7 +701,9 @@ impl Subscriber {
             return Ok(s);
         }
         if id.is_empty() {
-            return Err(SchemaError::Bad(Error::malformed("event without a schema id")));
+            return Err(SchemaError::Bad(Error::malformed(
+                "event without a schema id",
+            )));
         }
         let mut req = self.request(
             SchemaRequest {
@@ -772,7 +802,10 @@ mod tests {
 
     #[test]
     fn statuses_map_to_kinds() {
-        assert_eq!(status_error(&Status::unauthenticated("x")).kind(), "unauthorized");
+        assert_eq!(
+            status_error(&Status::unauthenticated("x")).kind(),
+            "unauthorized"
+        );
         assert!(status_error(&Status::unavailable("x")).retryable());
         assert!(status_error(&Status::resource_exhausted("x")).retryable());
         let e = status_error(&Status::permission_denied("no"));
