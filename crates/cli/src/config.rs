@@ -15,6 +15,7 @@
 //! timeout_secs = 10
 //! min_backoff_ms = 250
 //! max_backoff_secs = 60
+//! bearer_token_env = "FORWARD_TOKEN"              # sent as `Authorization: Bearer <token>`
 //!
 //! [[channels]]
 //! provider = "tiktok"
@@ -49,10 +50,12 @@ pub const DEMO_CHANNEL: &str = "demo";
 const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// How events are forwarded to the host.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ForwardConfig {
     /// Where each event is POSTed as JSON.
     pub url: String,
+    /// Sent as `Authorization: Bearer <token>` so the host can tell the gateway's calls apart.
+    pub bearer_token: Option<SecretString>,
     /// Events kept while the target is down; past it, webhooks are answered 503 so that the
     /// providers deliver again later.
     pub queue_capacity: usize,
@@ -64,11 +67,40 @@ pub struct ForwardConfig {
     pub max_backoff: Duration,
 }
 
+impl std::fmt::Debug for ForwardConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForwardConfig")
+            .field("url", &redact_url(&self.url))
+            .field(
+                "bearer_token",
+                &self.bearer_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("queue_capacity", &self.queue_capacity)
+            .field("timeout", &self.timeout)
+            .field("min_backoff", &self.min_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .finish()
+    }
+}
+
+/// A URL for display: any password in it replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(_) => url.to_string(),
+        Err(_) => "[not a URL]".to_string(),
+    }
+}
+
 impl ForwardConfig {
     /// Defaults for a target URL.
     pub fn new(url: impl Into<String>) -> Self {
         ForwardConfig {
             url: url.into(),
+            bearer_token: None,
             queue_capacity: 10_000,
             timeout: Duration::from_secs(10),
             min_backoff: Duration::from_millis(250),
@@ -167,6 +199,8 @@ struct FileForward {
     min_backoff_ms: Option<u64>,
     #[serde(default)]
     max_backoff_secs: Option<u64>,
+    #[serde(default)]
+    bearer_token_env: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -283,6 +317,15 @@ impl GatewayConfig {
                     }
                     if let Some(s) = t.max_backoff_secs {
                         f.max_backoff = Duration::from_secs(s.max(1));
+                    }
+                    if let Some(var) = &t.bearer_token_env {
+                        let token = env.var(var).ok_or_else(|| {
+                            Error::config(
+                                "forward.bearer_token_env",
+                                format!("environment variable `{var}` is not set"),
+                            )
+                        })?;
+                        f.bearer_token = Some(SecretString::from(token));
                     }
                 }
                 Some(f)
@@ -445,6 +488,7 @@ max_body_bytes = 2048
 [forward]
 queue_capacity = 5
 min_backoff_ms = 10
+bearer_token_env = "FORWARD_TOKEN"
 
 [[channels]]
 provider = "tiktok"
@@ -469,8 +513,11 @@ app_secret_env = ["FRONT_SECRET", "FRONT_SECRET_OLD"]
             ("FRONT_SECRET_OLD", "front-old-not-real"),
             ("REDIS_URL", "redis://:pw-not-real@127.0.0.1/0"),
             ("OMNICHANNEL_API_KEY", "key-not-real-0123456789"),
+            ("FORWARD_TOKEN", "fwd-token-not-real"),
         ]);
         let c = GatewayConfig::from_toml(FULL, &e).unwrap();
+        let all = format!("{c:?}");
+        assert!(!all.contains("not-real"), "{all}");
         assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
         assert_eq!(c.max_body_bytes, 2048);
         assert_eq!(
@@ -480,6 +527,10 @@ app_secret_env = ["FRONT_SECRET", "FRONT_SECRET_OLD"]
         assert!(c.redis_url.is_some());
         let f = c.forward.unwrap();
         assert_eq!(f.queue_capacity, 5);
+        assert_eq!(
+            f.bearer_token.unwrap().expose_secret(),
+            "fwd-token-not-real"
+        );
         assert_eq!(f.min_backoff, Duration::from_millis(10));
         assert_eq!(c.channels.len(), 2);
         assert_eq!(
@@ -499,6 +550,9 @@ app_secret_env = ["FRONT_SECRET", "FRONT_SECRET_OLD"]
     fn names_missing_variables_and_mistakes() {
         let e = env(&[("REDIS_URL", "redis://127.0.0.1")]);
         let err = GatewayConfig::from_toml(FULL, &e).unwrap_err();
+        assert!(err.to_string().contains("FORWARD_TOKEN"), "{err}");
+        let e = env(&[("REDIS_URL", "redis://127.0.0.1"), ("FORWARD_TOKEN", "t")]);
+        let err = GatewayConfig::from_toml(FULL, &e).unwrap_err();
         assert!(err.to_string().contains("TIKTOK_APP_SECRET"), "{err}");
 
         let typo = "listn = \"127.0.0.1:1\"\n[[channels]]\nprovider = \"x\"\nname = \"y\"\n";
@@ -515,6 +569,18 @@ app_secret_env = ["FRONT_SECRET", "FRONT_SECRET_OLD"]
         let bad_forward =
             "forward_url = \"ftp://x\"\n[[channels]]\nprovider = \"x\"\nname = \"y\"\n";
         assert!(GatewayConfig::from_toml(bad_forward, &e).is_err());
+    }
+
+    #[test]
+    fn urls_are_shown_without_passwords() {
+        assert_eq!(
+            redact_url("https://u:pw-not-real@h.test/events"),
+            "https://u:***@h.test/events"
+        );
+        assert_eq!(redact_url("http://h.test/e"), "http://h.test/e");
+        let mut f = ForwardConfig::new("https://u:pw-not-real@h.test/events");
+        f.bearer_token = Some(SecretString::from("tok-not-real".to_string()));
+        assert!(!format!("{f:?}").contains("not-real"));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use omnichannel_axum::{EventSink, EventSource};
-use omnichannel_core::{Error, Event, Result};
+use omnichannel_core::{Error, Event, ExposeSecret as _, Result};
 use tokio::sync::Notify;
 
 use crate::config::ForwardConfig;
@@ -61,7 +61,7 @@ pub struct Forwarder {
 impl std::fmt::Debug for Forwarder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Forwarder")
-            .field("url", &self.shared.config.url)
+            .field("url", &crate::config::redact_url(&self.shared.config.url))
             .field("pending", &self.pending())
             .finish()
     }
@@ -170,8 +170,14 @@ impl EventSink for Forwarder {
 }
 
 async fn post(shared: &Shared, http: &reqwest::Client, p: &Pending) -> Outcome {
-    let res = http
-        .post(&shared.config.url)
+    let mut req = http.post(&shared.config.url);
+    if let Some(token) = &shared.config.bearer_token {
+        match omnichannel_core::http::bearer(token.expose_secret()) {
+            Ok(v) => req = req.header(http::header::AUTHORIZATION, v),
+            Err(e) => return Outcome::Failed(e.to_string()),
+        }
+    }
+    let res = req
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(
             "idempotency-key",

@@ -91,8 +91,12 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
         /// The request as JSON: {"method", "url", "headers", "body" | "body_base64"}.
-        #[arg(long, value_name = "FILE")]
-        request: PathBuf,
+        #[arg(long, value_name = "FILE", required_unless_present = "event")]
+        request: Option<PathBuf>,
+        /// Instead of a request, a decoded event that is not an HTTP request (the fixture
+        /// `inbound.event`, such as a Salesforce platform event).
+        #[arg(long, value_name = "FILE", conflicts_with = "request")]
+        event: Option<PathBuf>,
         /// The clock to verify timestamps against (RFC 3339; default now).
         #[arg(long, value_name = "TIME")]
         now: Option<String>,
@@ -139,10 +143,16 @@ pub async fn run(cli: Cli, factories: Vec<Arc<dyn ChannelFactory>>) -> ExitCode 
             provider,
             config,
             request,
+            event,
             now,
         } => {
             init_tracing("warn");
-            verify::run(&factories, &provider, &config, &request, now.as_deref()).await
+            let input = match (request, event) {
+                (Some(r), None) => verify::Input::Request(r),
+                (None, Some(e)) => verify::Input::Event(e),
+                _ => return usage_error("give --request FILE or --event FILE"),
+            };
+            verify::run(&factories, &provider, &config, &input, now.as_deref()).await
         }
         Command::Simulate {
             provider,

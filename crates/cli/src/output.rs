@@ -94,7 +94,10 @@ pub fn banner(server: &Server, config: &GatewayConfig, stores: &Stores) {
         server.local_addr,
         gw.public_base_url(),
         stores.backend,
-        config.forward.as_ref().map_or("off", |f| f.url.as_str()),
+        config
+            .forward
+            .as_ref()
+            .map_or_else(|| "off".to_string(), |f| crate::config::redact_url(&f.url)),
     );
     s.push_str("webhooks:\n");
     for (provider, name) in gw.mounted() {

@@ -1,6 +1,6 @@
 //! `omnichannel verify`: one recorded request through a channel.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
@@ -51,11 +51,29 @@ pub(crate) fn find_factory<'a>(
         })
 }
 
-/// The outcome of one verification, as printed.
-pub async fn verify_request(
+/// What to verify.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A file holding the fixture `request` object.
+    Request(PathBuf),
+    /// A file holding a decoded event (the fixture `inbound.event`).
+    Event(PathBuf),
+}
+
+/// What to verify, read.
+#[derive(Debug, Clone)]
+pub enum Loaded {
+    /// An HTTP request.
+    Request(RequestSpec),
+    /// A decoded event.
+    Event(Value),
+}
+
+/// The outcome of one verification, as printed: `(verified, output)`.
+pub async fn verify_input(
     factory: &dyn ChannelFactory,
     config: &Value,
-    request: &RequestSpec,
+    input: &Loaded,
     now: Option<DateTime<Utc>>,
 ) -> Result<(bool, Value), String> {
     // Inbound handling must make no call: any API base URL points at a closed local port.
@@ -70,11 +88,17 @@ pub async fn verify_request(
     let channel = factory
         .build(config, &env)
         .map_err(|e| format!("the channel could not be built from the settings: {e}"))?;
-    let req = request
-        .to_webhook_request()
-        .map_err(|e| format!("request: {e}"))?;
+    let result = match input {
+        Loaded::Request(spec) => {
+            let req = spec
+                .to_webhook_request()
+                .map_err(|e| format!("request: {e}"))?;
+            channel.receive(&req).await
+        }
+        Loaded::Event(event) => channel.receive_event(event).await,
+    };
     let mut out = Map::new();
-    let verified = match channel.receive(&req).await {
+    let verified = match result {
         Ok(inbound) => {
             out.insert("verified".into(), Value::Bool(true));
             out.insert(
@@ -101,7 +125,7 @@ pub async fn run(
     factories: &[Arc<dyn ChannelFactory>],
     provider: &str,
     config: &Path,
-    request: &Path,
+    input: &Input,
     now: Option<&str>,
 ) -> ExitCode {
     let factory = match find_factory(factories, provider) {
@@ -116,13 +140,17 @@ pub async fn run(
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
-    let request: RequestSpec = match read_json(request, "request")
-        .and_then(|v| serde_json::from_value(v).map_err(|e| format!("request: {e}")))
-    {
-        Ok(r) => r,
+    let loaded = match input {
+        Input::Request(p) => read_json(p, "request")
+            .and_then(|v| serde_json::from_value(v).map_err(|e| format!("request: {e}")))
+            .map(Loaded::Request),
+        Input::Event(p) => read_json(p, "event").map(Loaded::Event),
+    };
+    let loaded = match loaded {
+        Ok(l) => l,
         Err(e) => return usage_error(e),
     };
-    match verify_request(factory.as_ref(), &config, &request, now).await {
+    match verify_input(factory.as_ref(), &config, &loaded, now).await {
         Ok((verified, out)) => {
             println!(
                 "{}",

@@ -153,6 +153,31 @@ fn verify_prints_the_outcome_and_exits_0_when_verified_1_when_rejected() {
 }
 
 #[test]
+fn verify_takes_decoded_events_too() {
+    let dir = TempDir::new();
+    let event = dir.write("event.json", r#"{"not": "an event of any provider"}"#);
+    for f in providers::factories() {
+        let config = dir.write("config.json", &f.demo_config().to_string());
+        let out = run(&[
+            "verify",
+            "--provider",
+            f.provider().as_str(),
+            "--config",
+            config.to_str().unwrap(),
+            "--event",
+            event.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+        let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(v["verified"], false);
+        assert!(
+            v["error"].is_string() && v["reply"]["status"].is_u64(),
+            "{v}"
+        );
+    }
+}
+
+#[test]
 fn verify_usage_errors_exit_2() {
     let dir = TempDir::new();
     let (f, event) = first_samples().remove(0);
@@ -216,6 +241,18 @@ fn verify_usage_errors_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stdout(&out));
         assert!(stdout(&out).is_empty(), "{args:?}");
     }
+    let out = run(&[
+        "verify",
+        "--provider",
+        p,
+        "--config",
+        c,
+        "--request",
+        r,
+        "--event",
+        r,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "--request and --event together");
     let settings_not_object = dir.write("array.json", "[1, 2]");
     let out = run(&[
         "verify",

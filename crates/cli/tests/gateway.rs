@@ -216,7 +216,8 @@ struct Target {
     url: String,
     up: Arc<AtomicBool>,
     failures: Arc<AtomicUsize>,
-    received: Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+    /// (idempotency key, authorization, event JSON) of each event taken.
+    received: Arc<std::sync::Mutex<Vec<(String, String, Value)>>>,
 }
 
 async fn target() -> Target {
@@ -233,14 +234,18 @@ async fn target() -> Target {
                     f.fetch_add(1, Ordering::SeqCst);
                     return http::StatusCode::SERVICE_UNAVAILABLE;
                 }
-                let key = headers
-                    .get("idempotency-key")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
-                r.lock()
-                    .unwrap()
-                    .push((key, serde_json::from_slice(&body).unwrap()));
+                let header = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                r.lock().unwrap().push((
+                    header("idempotency-key"),
+                    header("authorization"),
+                    serde_json::from_slice(&body).unwrap(),
+                ));
                 http::StatusCode::OK
             }
         }),
@@ -268,7 +273,9 @@ fn fast_forward(url: &str, capacity: usize) -> ForwardConfig {
 #[tokio::test]
 async fn a_forward_target_that_is_down_gets_the_events_after_it_recovers() {
     let target = target().await;
-    let forwarder = Forwarder::start(fast_forward(&target.url, 1000)).unwrap();
+    let mut config = fast_forward(&target.url, 1000);
+    config.bearer_token = Some("forward-token-not-real".to_string().into());
+    let forwarder = Forwarder::start(config).unwrap();
     let recorded = Arc::new(RecordingSink::new());
     let sink = FanoutSink::new()
         .with(Arc::new(forwarder.clone()))
@@ -300,10 +307,11 @@ async fn a_forward_target_that_is_down_gets_the_events_after_it_recovers() {
         forwarder.pending_ids()
     );
     let got = target.received.lock().unwrap().clone();
-    let bodies: Vec<Value> = got.iter().map(|(_, b)| b.clone()).collect();
+    let bodies: Vec<Value> = got.iter().map(|(_, _, b)| b.clone()).collect();
     assert_eq!(bodies, emitted);
-    for ((key, _), (source, event)) in got.iter().zip(recorded.events()) {
+    for ((key, auth, _), (source, event)) in got.iter().zip(recorded.events()) {
         assert_eq!(key, &source.dedup_key(&event));
+        assert_eq!(auth, "Bearer forward-token-not-real");
     }
     assert_eq!(forwarder.forwarded(), emitted.len() as u64);
     server.shutdown().await;
