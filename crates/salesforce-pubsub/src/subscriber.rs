@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -60,6 +61,7 @@ pub struct Subscriber {
     schemas: SchemaCache,
     channel: OnceCell<GrpcChannel>,
     released: Mutex<HashSet<String>>,
+    running: AtomicBool,
 }
 
 impl std::fmt::Debug for Subscriber {
@@ -109,7 +111,17 @@ impl SubscriberBuilder {
             dedup: self.dedup,
             channel: OnceCell::new(),
             released: Mutex::new(HashSet::new()),
+            running: AtomicBool::new(false),
         })
+    }
+}
+
+/// Clears the running flag when dropped.
+struct Running<'a>(&'a AtomicBool);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
     }
 }
 
@@ -216,7 +228,22 @@ impl Subscriber {
     /// Runs until `shutdown` completes (then `Ok`) or an error a retry cannot fix. An event
     /// being delivered when the signal fires is finished first; waits (stream reads, backoff)
     /// end at once.
+    ///
+    /// One run at a time: a second concurrent call is refused with `invalid_input` (two
+    /// streams would deliver every event twice).
     pub async fn run_until(&self, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
+        if self.running.swap(true, Ordering::SeqCst) {
+            return Err(Error::invalid_input(
+                "subscriber",
+                "already running; run one subscriber per topic at a time",
+            ));
+        }
+        // Cleared however the run ends, also when its future is dropped.
+        let _running = Running(&self.running);
+        self.run_loop(shutdown).await
+    }
+
+    async fn run_loop(&self, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
         let mut stop = Stop {
             fut: Some(Box::pin(shutdown)),
         };
@@ -494,11 +521,13 @@ impl Subscriber {
             if n == 0 {
                 let latest = ReplayId(resp.latest_replay_id);
                 tracing::debug!(topic = %self.cfg.topic, latest = %latest.display(), "keepalive");
-                // Nothing requested is held back by the server: everything up to `latest` was
-                // delivered and accepted, so resuming there loses nothing.
+                // Both sides agree events were requested and the server had none to send:
+                // everything up to `latest` was delivered and accepted, so resuming there
+                // loses nothing.
                 if self.cfg.save_keepalive_replay
                     && !latest.is_empty()
                     && flow.pending > 0
+                    && resp.pending_num_requested > 0
                     && let Err(e) = self.replay.save(&self.cfg.topic, &latest).await
                 {
                     return End::Retry(e);
@@ -650,7 +679,7 @@ impl Subscriber {
         loop {
             match self.sink.deliver(&decoded).await {
                 Ok(()) => return Outcome::Done,
-                Err(e) if e.retryable() || e.kind() == "transport" => {
+                Err(e) if e.retryable() => {
                     let delay = e
                         .retry_after()
                         .unwrap_or_else(|| backoff.next().unwrap_or(self.cfg.backoff_max));
@@ -784,7 +813,71 @@ pub fn status_error(s: &Status) -> Error {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::sink::sink_fn;
+
+    fn subscriber(cfg: SubscriberConfig) -> Subscriber {
+        let sink = Arc::new(sink_fn(|_e: DecodedEvent| async { Ok(()) }));
+        Subscriber::builder(cfg, TokenManager::with_static_token("unused"), sink)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn metadata_headers_hide_the_token_and_need_an_instance_url() {
+        let sub = subscriber(SubscriberConfig::new("/event/R__e", "00D1"));
+        let mut token = AccessToken::new("00D1!very-secret-token");
+        let e = sub.metadata(&token).unwrap_err();
+        assert_eq!(e.kind(), "invalid_input");
+        assert!(e.to_string().contains("instance_url"), "{e}");
+        token.extra.insert(
+            "instance_url".into(),
+            "https://acme.my.salesforce.com".into(),
+        );
+        let md = sub.metadata(&token).unwrap();
+        assert_eq!(
+            md.get("accesstoken").unwrap().to_str().unwrap(),
+            "00D1!very-secret-token"
+        );
+        assert_eq!(
+            md.get("instanceurl").unwrap().to_str().unwrap(),
+            "https://acme.my.salesforce.com"
+        );
+        assert_eq!(md.get("tenantid").unwrap().to_str().unwrap(), "00D1");
+        assert!(!format!("{md:?}").contains("very-secret"));
+        assert!(!format!("{sub:?}").contains("very-secret"));
+
+        let sub = subscriber(
+            SubscriberConfig::new("/event/R__e", "00D1")
+                .tenant_id("core/acme/00D1")
+                .instance_url("https://fallback.my.salesforce.com"),
+        );
+        let md = sub.metadata(&AccessToken::new("t")).unwrap();
+        assert_eq!(
+            md.get("tenantid").unwrap().to_str().unwrap(),
+            "core/acme/00D1"
+        );
+        assert_eq!(
+            md.get("instanceurl").unwrap().to_str().unwrap(),
+            "https://fallback.my.salesforce.com"
+        );
+        let e = sub.metadata(&AccessToken::new("bad\ntoken")).unwrap_err();
+        assert!(!e.to_string().contains("bad"), "{e}");
+    }
+
+    #[test]
+    fn invalid_settings_are_refused_when_built() {
+        let sink = Arc::new(sink_fn(|_e: DecodedEvent| async { Ok(()) }));
+        let e = Subscriber::builder(
+            SubscriberConfig::new("/event/R__e", "00D1").refill_below(100),
+            TokenManager::with_static_token("t"),
+            sink,
+        )
+        .build()
+        .unwrap_err();
+        assert_eq!(e.kind(), "invalid_input");
+    }
 
     #[test]
     fn flow_refills_before_running_dry_and_never_over_asks() {

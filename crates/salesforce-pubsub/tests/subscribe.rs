@@ -60,6 +60,9 @@ impl Collect {
 impl EventSink for Collect {
     async fn deliver(&self, event: &DecodedEvent) -> Result<()> {
         self.attempts.fetch_add(1, Ordering::SeqCst);
+        if event.meta.event_id == "refused" {
+            return Err(Error::malformed("the host cannot parse this event"));
+        }
         if self.fail_once.lock().unwrap().remove(&event.meta.event_id) {
             return Err(Error::Store {
                 message: "host queue unavailable".into(),
@@ -119,7 +122,18 @@ async fn events_arrive_in_order_decoded_from_avro() {
         .replay_store(replay.clone())
         .build()
         .unwrap();
-    run_until_done(&sub, &sink).await.unwrap();
+    let info = sub.topic_info().await.unwrap();
+    assert_eq!(
+        (info.schema_id.as_str(), info.can_subscribe),
+        (SCHEMA_ID, true)
+    );
+    // A second concurrent run is refused while the first one runs.
+    let (first, second) = tokio::join!(run_until_done(&sub, &sink), async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        sub.run().await
+    });
+    first.unwrap();
+    assert_eq!(second.unwrap_err().kind(), "invalid_input");
 
     assert_eq!(sink.ids(), ids(0..25));
     let events = sink.events.lock().unwrap();
@@ -399,10 +413,11 @@ async fn undecodable_events_go_to_rejected_and_are_skipped() {
     held("too-big", SCHEMA_ID, big);
     held("garbage", SCHEMA_ID, vec![0xff; 20]);
     held("no-schema", "unknown-schema", encode("x", 1));
-    held("good", SCHEMA_ID, encode("fine", 2));
+    held("refused", SCHEMA_ID, encode("unparseable for the host", 2));
+    held("good", SCHEMA_ID, encode("fine", 3));
     let url = mock.serve().await;
     let (tokens, _) = tokens();
-    let sink = Collect::new(5);
+    let sink = Collect::new(6);
     let replay = Arc::new(MemoryReplayStore::new());
     let sub = Subscriber::builder(
         config(&url).start(StartAt::Earliest).max_event_bytes(300),
@@ -421,9 +436,15 @@ async fn undecodable_events_go_to_rejected_and_are_skipped() {
             ("too-big".to_string(), "payload_too_large".to_string()),
             ("garbage".to_string(), "malformed_payload".to_string()),
             ("no-schema".to_string(), "provider_error".to_string()),
+            ("refused".to_string(), "malformed_payload".to_string()),
         ]
     );
-    assert_eq!(replay.get(TOPIC), Some(ReplayId(replay_of(4))));
+    assert_eq!(
+        sink.attempts.load(Ordering::SeqCst),
+        3,
+        "a refusal is not retried"
+    );
+    assert_eq!(replay.get(TOPIC), Some(ReplayId(replay_of(5))));
 }
 
 #[tokio::test]
