@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -50,12 +50,26 @@ struct Shared {
     idle: Notify,
     forwarded: AtomicU64,
     dropped: AtomicU64,
+    closed: AtomicBool,
 }
 
-/// Forwards events to the host's URL from a background task (see the module docs).
+/// Stops the background task when the last [`Forwarder`] clone is dropped.
+struct StopOnDrop(Arc<Shared>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::SeqCst);
+        self.0.notify.notify_one();
+    }
+}
+
+/// Forwards events to the host's URL from a background task (see the module docs). Clones
+/// share the queue; the task stops when the last clone is dropped (call
+/// [`flush`](Forwarder::flush) first: events still queued then are logged with their ids).
 #[derive(Clone)]
 pub struct Forwarder {
     shared: Arc<Shared>,
+    _stop: Arc<StopOnDrop>,
 }
 
 impl std::fmt::Debug for Forwarder {
@@ -92,9 +106,13 @@ impl Forwarder {
             idle: Notify::new(),
             forwarded: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
         });
         tokio::spawn(worker(shared.clone(), http));
-        Ok(Forwarder { shared })
+        Ok(Forwarder {
+            _stop: Arc::new(StopOnDrop(shared.clone())),
+            shared,
+        })
     }
 
     /// Events waiting to be forwarded (including the one being sent).
@@ -120,6 +138,11 @@ impl Forwarder {
     /// Events the target accepted so far.
     pub fn forwarded(&self) -> u64 {
         self.shared.forwarded.load(Ordering::Relaxed)
+    }
+
+    /// Events the target refused as invalid (400, 413, 415, 422): logged and dropped.
+    pub fn refused(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
     }
 
     /// Waits until the queue is empty or `timeout` passes; `true` when it emptied.
@@ -208,6 +231,24 @@ fn backoff(config: &ForwardConfig, attempts: u32) -> Duration {
 
 async fn worker(shared: Arc<Shared>, http: reqwest::Client) {
     loop {
+        if shared.closed.load(Ordering::SeqCst) {
+            let ids: Vec<String> = shared
+                .queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(|p| p.event_id.clone())
+                .collect();
+            if !ids.is_empty() {
+                tracing::error!(
+                    count = ids.len(),
+                    event_ids = ?ids,
+                    "forwarder stopped with events not forwarded (they were written to stdout)"
+                );
+            }
+            shared.idle.notify_waiters();
+            return;
+        }
         let next = {
             let q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
             q.front().map(|p| Pending {
@@ -280,7 +321,38 @@ fn settle(shared: &Shared, item: &Pending, outcome: Outcome) -> Option<Duration>
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[tokio::test]
+    async fn the_task_stops_with_the_last_handle() {
+        let mut c = ForwardConfig::new("http://127.0.0.1:1/events");
+        c.min_backoff = Duration::from_millis(5);
+        c.max_backoff = Duration::from_millis(5);
+        let f = Forwarder::start(c).unwrap();
+        let shared = Arc::downgrade(&f.shared);
+        let source = EventSource {
+            provider: omnichannel_core::Provider::Tiktok,
+            channel: "main".into(),
+        };
+        let event = Event::new(
+            omnichannel_core::Provider::Tiktok,
+            omnichannel_core::EventKind::Message,
+            "e-1",
+        );
+        f.enqueue(&source, &event).unwrap();
+        let clone = f.clone();
+        drop(f);
+        assert_eq!(clone.pending(), 1, "a clone keeps the queue");
+        drop(clone);
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while shared.strong_count() > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the task ended");
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -36,7 +36,7 @@ impl Stores {
 /// The stores for a configuration: in memory without a Redis URL, otherwise on Redis.
 ///
 /// Integration point: the Redis backend comes from the `omnichannel-redis` crate; it is wired
-/// in [`redis_stores`].
+/// in the private `redis_stores` function of this module.
 pub async fn open(redis_url: Option<&SecretString>) -> Result<Stores, Error> {
     match redis_url {
         None => Ok(Stores::memory()),
