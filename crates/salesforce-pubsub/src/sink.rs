@@ -1,5 +1,5 @@
 //! Where decoded events go: the host's [`EventSink`], or a channel through
-//! [`Channel::receive_event`](omnichannel_core::Channel::receive_event) ([`ChannelSink`]).
+//! [`Channel::receive_event`] ([`ChannelSink`]).
 
 use std::future::Future;
 use std::sync::Arc;

@@ -866,6 +866,17 @@ mod tests {
         assert!(!e.to_string().contains("bad"), "{e}");
     }
 
+    #[tokio::test]
+    async fn the_default_endpoint_gets_a_tls_client_without_connecting() {
+        let sub = subscriber(SubscriberConfig::new("/event/R__e", "00D1"));
+        assert_eq!(sub.config().endpoint, crate::DEFAULT_ENDPOINT);
+        assert!(sub.client().await.is_ok());
+        let sub = subscriber(
+            SubscriberConfig::new("/event/R__e", "00D1").endpoint("https://bad host:7443"),
+        );
+        assert_eq!(sub.client().await.unwrap_err().kind(), "invalid_input");
+    }
+
     #[test]
     fn invalid_settings_are_refused_when_built() {
         let sink = Arc::new(sink_fn(|_e: DecodedEvent| async { Ok(()) }));

@@ -623,3 +623,61 @@ async fn an_unreachable_server_is_retried_until_shutdown() {
     .unwrap();
     assert!(r.is_ok(), "{r:?}");
 }
+
+#[tokio::test]
+async fn a_refused_stored_replay_id_stops_with_a_hint() {
+    let mock = Mock::new();
+    mock.publish(2);
+    let url = mock.serve().await;
+    let (tokens, _) = tokens();
+    let replay = Arc::new(MemoryReplayStore::new());
+    replay
+        .save(TOPIC, &ReplayId(vec![9, 9, 9, 9, 9, 9, 9, 9]))
+        .await
+        .unwrap();
+    let sink = Collect::new(1);
+    let sub = Subscriber::builder(config(&url), tokens, sink.clone())
+        .replay_store(replay.clone())
+        .build()
+        .unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(10), sub.run())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.kind(), "provider_error");
+    assert!(err.to_string().contains("72-hour retention"), "{err}");
+    assert!(sink.ids().is_empty());
+    assert_eq!(
+        replay.get(TOPIC),
+        Some(ReplayId(vec![9; 8])),
+        "the stored id is left for the host to decide"
+    );
+}
+
+#[tokio::test]
+async fn a_silent_stream_is_replaced_after_the_idle_timeout() {
+    let mock = Mock::new();
+    let url = mock.serve().await;
+    let (tokens, _) = tokens();
+    let sink = Collect::new(1);
+    let sub = Subscriber::builder(
+        config(&url).idle_timeout(Duration::from_millis(150)),
+        tokens,
+        sink.clone(),
+    )
+    .build()
+    .unwrap();
+    let m = mock.clone();
+    let r = tokio::time::timeout(
+        Duration::from_secs(10),
+        sub.run_until(async move {
+            while m.log.lock().unwrap().subscribes.len() < 3 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }),
+    )
+    .await
+    .unwrap();
+    assert!(r.is_ok(), "{r:?}");
+    assert!(mock.log.lock().unwrap().subscribes.len() >= 3);
+}
