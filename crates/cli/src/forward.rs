@@ -354,6 +354,46 @@ mod tests {
         .expect("the task ended");
     }
 
+    #[tokio::test]
+    async fn an_event_the_target_refuses_as_invalid_does_not_block_the_others() {
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let s = seen.clone();
+        let app = axum::Router::new().route(
+            "/events",
+            axum::routing::post(move |body: bytes::Bytes| {
+                let s = s.clone();
+                async move {
+                    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                    let id = v["id"].as_str().unwrap().to_string();
+                    if id == "poison" {
+                        return http::StatusCode::UNPROCESSABLE_ENTITY;
+                    }
+                    s.lock().unwrap().push(id);
+                    http::StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/events", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let f = Forwarder::start(ForwardConfig::new(url)).unwrap();
+        let source = EventSource {
+            provider: omnichannel_core::Provider::Front,
+            channel: "main".into(),
+        };
+        for id in ["a", "poison", "b"] {
+            let e = Event::new(
+                omnichannel_core::Provider::Front,
+                omnichannel_core::EventKind::Message,
+                id,
+            );
+            f.enqueue(&source, &e).unwrap();
+        }
+        assert!(f.flush(Duration::from_secs(10)).await);
+        assert_eq!(*seen.lock().unwrap(), vec!["a", "b"]);
+        assert_eq!((f.forwarded(), f.refused()), (2, 1));
+    }
+
     #[test]
     fn backoff_grows_and_is_capped() {
         let mut c = ForwardConfig::new("http://127.0.0.1:1");
