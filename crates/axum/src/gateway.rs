@@ -432,7 +432,7 @@ async fn handle_webhook(
         channel: name,
     };
     let (mut delivered, mut duplicates) = (0usize, 0usize);
-    for (i, event) in inbound.events.iter().enumerate() {
+    for event in &inbound.events {
         let key = source.dedup_key(event);
         let released = inner
             .released
@@ -460,13 +460,13 @@ async fn handle_webhook(
             continue;
         }
         if let Err(err) = inner.sink.deliver(&source, event).await {
-            // This event and the rest are not taken: let their redelivery through once.
-            let mut rel = inner.released.lock().unwrap_or_else(|p| p.into_inner());
-            rel.insert(key);
-            for later in &inbound.events[i + 1..] {
-                rel.insert(source.dedup_key(later));
-            }
-            drop(rel);
+            // This event was marked seen but not taken: let its redelivery through once. The
+            // events after it were not marked yet; their redelivery passes the store as usual.
+            inner
+                .released
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key);
             tracing::error!(event_id = %event.id, error = err.kind(), %err, "the event sink refused an event; asking the provider to deliver again");
             return json_error(
                 StatusCode::SERVICE_UNAVAILABLE,

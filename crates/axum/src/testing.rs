@@ -340,6 +340,7 @@ impl ChannelFactory for TestFactory {
 pub struct RecordingSink {
     events: Mutex<Vec<(EventSource, Event)>>,
     refuse: std::sync::atomic::AtomicBool,
+    refuse_id: Mutex<Option<String>>,
 }
 
 impl RecordingSink {
@@ -356,6 +357,11 @@ impl RecordingSink {
             .clone()
     }
 
+    /// From now on refuse the event with this id (`None`: take it again).
+    pub fn set_refuse_id(&self, id: Option<&str>) {
+        *self.refuse_id.lock().unwrap_or_else(|p| p.into_inner()) = id.map(str::to_string);
+    }
+
     /// From now on refuse (`true`) or take (`false`) events.
     pub fn set_refuse(&self, refuse: bool) {
         self.refuse
@@ -366,7 +372,13 @@ impl RecordingSink {
 #[async_trait]
 impl EventSink for RecordingSink {
     async fn deliver(&self, source: &EventSource, event: &Event) -> Result<()> {
-        if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+        let refused_id = self
+            .refuse_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_deref()
+            == Some(event.id.as_str());
+        if refused_id || self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(Error::store("test sink refuses events", None));
         }
         self.events

@@ -266,6 +266,23 @@ async fn refused_hand_over_asks_for_redelivery_and_lets_it_through() {
 }
 
 #[tokio::test]
+async fn a_refusal_in_the_middle_of_a_batch_loses_and_repeats_nothing() {
+    let gw = serve().await;
+    let url = gw.local("/webhooks/tiktok/main");
+    let req = simulate("batch", &url);
+    gw.sink.set_refuse_id(Some("test-msg-3"));
+    assert_eq!(deliver(&req, &url).await.0, 503);
+    let ids =
+        |gw: &Running| -> Vec<String> { gw.sink.events().into_iter().map(|(_, e)| e.id).collect() };
+    assert_eq!(ids(&gw), ["test-msg-2"]);
+    gw.sink.set_refuse_id(None);
+    assert_eq!(deliver(&req, &url).await.0, 200);
+    assert_eq!(ids(&gw), ["test-msg-2", "test-msg-3"]);
+    assert_eq!(deliver(&req, &url).await.0, 200);
+    assert_eq!(ids(&gw), ["test-msg-2", "test-msg-3"], "nothing twice");
+}
+
+#[tokio::test]
 async fn unknown_channel_is_404() {
     let gw = serve().await;
     let url = gw.local("/webhooks/tiktok/other");
