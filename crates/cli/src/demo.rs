@@ -207,8 +207,9 @@ pub async fn run(
                 return ExitCode::FAILURE;
             }
         }
-        _ = tokio::signal::ctrl_c() => {}
+        () = crate::shutdown_signal() => {}
     }
+    eprintln!("omnichannel: stopping");
     server.shutdown().await;
     ExitCode::SUCCESS
 }

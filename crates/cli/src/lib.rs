@@ -190,6 +190,29 @@ fn init_tracing(default_level: &str) {
         .try_init();
 }
 
+/// Resolves on Ctrl-C, or SIGTERM on Unix (what container runtimes send).
+pub(crate) async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 /// Prints a usage error and returns exit code 2.
 pub(crate) fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
@@ -234,7 +257,7 @@ async fn serve_command(
     output::banner(&server, &cfg, &stores);
     let stopped = tokio::select! {
         r = server.wait() => Some(r),
-        _ = tokio::signal::ctrl_c() => None,
+        () = shutdown_signal() => None,
     };
     if let Some(Err(e)) = stopped {
         eprintln!("error: the server stopped: {e}");

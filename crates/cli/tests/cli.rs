@@ -516,6 +516,40 @@ fn demo_once_plays_every_sample_and_exits() {
     );
 }
 
+#[tokio::test]
+async fn demo_keeps_serving_after_playing() {
+    let mut child = Command::new(BIN)
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines_of(child.stdout.take().unwrap());
+    let err = lines_of(child.stderr.take().unwrap());
+    let mut base = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        let Ok(line) = out.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        if let Some(rest) = line.strip_prefix("still serving at ") {
+            base = rest.split(':').take(3).collect::<Vec<_>>().join(":").into();
+            break;
+        }
+    }
+    let base: String = base.expect("the demo said it keeps serving");
+    let (f, event) = first_samples().remove(0);
+    let url = format!("{base}/webhooks/{}/demo", f.provider());
+    let req = simulate::build_request(f.as_ref(), &f.demo_config(), event, &url).unwrap();
+    let (status, _) = simulate::send(&reqwest::Client::new(), &req).await.unwrap();
+    // Already played once: a duplicate is answered, and not shown as a new event.
+    assert!((200..300).contains(&status), "{status}");
+    let health = reqwest::get(format!("{base}/health")).await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    stop(child, &err);
+}
+
 /// Reads lines of a child's pipe on a thread.
 fn lines_of(pipe: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
     let (tx, rx) = std::sync::mpsc::channel();
@@ -603,6 +637,27 @@ async fn serve_with_a_config_file_reads_secrets_from_the_environment_and_prints_
     assert_eq!(send.status().as_u16(), 401);
     let health = reqwest::get(format!("http://{addr}/health")).await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
+    stop(child, &err_lines);
+}
+
+/// Stops a serving child: SIGTERM where there is one (it must exit 0 after a graceful
+/// shutdown), otherwise kill.
+fn stop(mut child: std::process::Child, stderr: &std::sync::mpsc::Receiver<String>) {
+    #[cfg(unix)]
+    {
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        if sent {
+            let status = child.wait().unwrap();
+            assert_eq!(status.code(), Some(0));
+            let said: Vec<String> = stderr.try_iter().collect();
+            assert!(said.iter().any(|l| l.contains("stopping")), "{said:?}");
+            return;
+        }
+    }
+    let _ = stderr;
     child.kill().unwrap();
     let _ = child.wait();
 }
