@@ -46,6 +46,11 @@ pub trait Lock: Send + Sync + std::fmt::Debug {
 pub trait DedupStore: Send + Sync + std::fmt::Debug {
     /// `true` the first time `key` is seen within `ttl`, `false` on every repeat in that time.
     async fn first_seen(&self, key: &str, ttl: Duration) -> Result<bool>;
+
+    /// Forgets `key`, so its next delivery counts as first seen again. Call it when the work a
+    /// first sighting started failed (the host did not accept the event), so a redelivery is
+    /// processed instead of dropped: at-least-once, nothing lost.
+    async fn forget(&self, key: &str) -> Result<()>;
 }
 
 /// A new random lock owner token.
@@ -222,6 +227,17 @@ impl DedupStore for MemoryDedupStore {
         inner.order.push_back((key.to_string(), until));
         Ok(true)
     }
+
+    async fn forget(&self, key: &str) -> Result<()> {
+        // The stale entry in `order` is skipped when it reaches the front: its time no longer
+        // matches `seen`.
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .seen
+            .remove(key);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -342,6 +358,19 @@ mod tests {
                 .await
                 .unwrap()
         );
+        d.forget("evt-2").await.unwrap();
+        assert!(
+            d.first_seen("evt-2", Duration::from_secs(60))
+                .await
+                .unwrap(),
+            "a forgotten key is new again"
+        );
+        assert!(
+            !d.first_seen("evt-2", Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
+        d.forget("never-seen").await.unwrap();
     }
 
     #[tokio::test]

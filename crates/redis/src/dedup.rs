@@ -53,4 +53,14 @@ impl DedupStore for RedisDedupStore {
             .map_err(|e| store_error("SET NX dedup", &e))?;
         Ok(reply.is_some())
     }
+
+    async fn forget(&self, key: &str) -> Result<()> {
+        let mut conn = self.shared.conn.clone();
+        let _: i64 = redis::cmd("DEL")
+            .arg(self.shared.key("dedup", key))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| store_error("DEL dedup", &e))?;
+        Ok(())
+    }
 }

@@ -499,3 +499,27 @@ async fn unreachable_server_is_a_retryable_store_error_without_secrets() {
     let text = format!("{config:?} {stores:?} {:?}", stores.lock());
     assert!(!text.contains("test-secret-not-real"), "{text}");
 }
+
+#[tokio::test]
+async fn dedup_forget_makes_a_key_new_again() {
+    let r = redis_or_skip!("dedup_forget_makes_a_key_new_again");
+    let prefix = support::unique_prefix();
+    let d = connect(&r.url, &prefix).await.dedup_store();
+    assert!(
+        d.first_seen("evt-f", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !d.first_seen("evt-f", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    d.forget("evt-f").await.unwrap();
+    assert!(
+        d.first_seen("evt-f", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    d.forget("never-seen").await.unwrap();
+}
