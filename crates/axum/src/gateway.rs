@@ -1,7 +1,7 @@
 //! The gateway: channels mounted under `/webhooks/{provider}/{channel}` and `/send/...`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -26,10 +26,6 @@ pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(72 * 3600);
 
 /// Default limit of a `/send` request body: 16 MiB (inline attachments travel in base64).
 pub const DEFAULT_MAX_SEND_BODY_BYTES: usize = 16 * 1024 * 1024;
-
-/// How many dedup keys released after a refused hand-over are remembered (see
-/// [`EventSink`]).
-const MAX_RELEASED_KEYS: usize = 10_000;
 
 /// Smallest accepted API key, in characters.
 const MIN_API_KEY_CHARS: usize = 16;
@@ -143,7 +139,6 @@ impl GatewayBuilder {
                 dedup_ttl: self.dedup_ttl,
                 sink: self.sink,
                 api_key: self.api_key,
-                released: Mutex::new(Released::default()),
             }),
         })
     }
@@ -184,39 +179,6 @@ fn normalize_base_url(base: &str) -> Result<String, Error> {
     Ok(trimmed.to_string())
 }
 
-/// Dedup keys whose events the sink refused: their next delivery passes once.
-#[derive(Default)]
-struct Released {
-    keys: HashSet<String>,
-    order: VecDeque<String>,
-}
-
-impl Released {
-    fn insert(&mut self, key: String) {
-        if self.keys.insert(key.clone()) {
-            self.order.push_back(key);
-        }
-        while self.order.len() > MAX_RELEASED_KEYS {
-            if let Some(old) = self.order.pop_front() {
-                self.keys.remove(&old);
-                tracing::error!(
-                    dedup_key = %old,
-                    "too many refused hand-overs: a redelivery of this event will be taken as a duplicate"
-                );
-            }
-        }
-    }
-
-    fn take(&mut self, key: &str) -> bool {
-        if self.keys.remove(key) {
-            self.order.retain(|k| k != key);
-            true
-        } else {
-            false
-        }
-    }
-}
-
 pub(crate) struct Inner {
     pub(crate) channels: HashMap<(Provider, String), Arc<dyn Channel>>,
     public_base_url: String,
@@ -226,7 +188,6 @@ pub(crate) struct Inner {
     dedup_ttl: Duration,
     sink: Arc<dyn EventSink>,
     pub(crate) api_key: Option<SecretString>,
-    released: Mutex<Released>,
 }
 
 impl Inner {
@@ -434,24 +395,15 @@ async fn handle_webhook(
     let (mut delivered, mut duplicates) = (0usize, 0usize);
     for event in &inbound.events {
         let key = source.dedup_key(event);
-        let released = inner
-            .released
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take(&key);
-        let first = if released {
-            true
-        } else {
-            match inner.dedup.first_seen(&key, inner.dedup_ttl).await {
-                Ok(f) => f,
-                Err(err) => {
-                    tracing::error!(event_id = %event.id, error = err.kind(), %err, "dedup store failed");
-                    return json_error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        err.kind(),
-                        "temporarily unavailable; deliver again later",
-                    );
-                }
+        let first = match inner.dedup.first_seen(&key, inner.dedup_ttl).await {
+            Ok(f) => f,
+            Err(err) => {
+                tracing::error!(event_id = %event.id, error = err.kind(), %err, "dedup store failed");
+                return json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    err.kind(),
+                    "temporarily unavailable; deliver again later",
+                );
             }
         };
         if !first {
@@ -460,13 +412,16 @@ async fn handle_webhook(
             continue;
         }
         if let Err(err) = inner.sink.deliver(&source, event).await {
-            // This event was marked seen but not taken: let its redelivery through once. The
-            // events after it were not marked yet; their redelivery passes the store as usual.
-            inner
-                .released
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key);
+            // This event was marked seen but not taken: forget it so that its redelivery is
+            // processed. The events after it were not marked yet.
+            if let Err(forget_err) = inner.dedup.forget(&key).await {
+                tracing::error!(
+                    event_id = %event.id,
+                    error = forget_err.kind(),
+                    %forget_err,
+                    "could not unmark a refused event: its redelivery will be taken as a duplicate"
+                );
+            }
             tracing::error!(event_id = %event.id, error = err.kind(), %err, "the event sink refused an event; asking the provider to deliver again");
             return json_error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -516,19 +471,5 @@ mod tests {
         assert!(!valid_name(""));
         assert!(!valid_name("a/b"));
         assert!(!valid_name(&"x".repeat(65)));
-    }
-
-    #[test]
-    fn released_is_bounded_and_taken_once() {
-        let mut r = Released::default();
-        r.insert("a".into());
-        assert!(r.take("a"));
-        assert!(!r.take("a"));
-        for i in 0..(MAX_RELEASED_KEYS + 5) {
-            r.insert(format!("k{i}"));
-        }
-        assert_eq!(r.keys.len(), MAX_RELEASED_KEYS);
-        assert!(!r.take("k0"));
-        assert!(r.take(&format!("k{}", MAX_RELEASED_KEYS + 4)));
     }
 }

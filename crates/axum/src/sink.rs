@@ -26,7 +26,9 @@ impl EventSource {
 /// The gateway awaits `deliver` before it answers the provider, so keep it short: write to a
 /// queue, a log or a database. Return an error only when the event was **not** taken (a full
 /// queue, a database that is down): the gateway then answers the provider 503 so that it
-/// delivers again later, and lets that redelivery through the dedup filter once.
+/// delivers again later, and forgets the event's dedup key
+/// ([`DedupStore::forget`](omnichannel_core::DedupStore::forget)) so that the redelivery is
+/// processed.
 #[async_trait]
 pub trait EventSink: Send + Sync {
     /// Takes one event.
