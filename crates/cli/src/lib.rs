@@ -8,15 +8,17 @@
 //!   per built-in provider on its demo settings, in-memory stores, demo secrets printed at start.
 //! - `omnichannel demo`: the gateway on embedded defaults, with every provider's sample
 //!   requests played at it over HTTP; shows each event and reply, then keeps serving.
-//! - `omnichannel verify --provider P --config FILE --request FILE`: one recorded request through
-//!   a channel; prints `{"verified", "events", "reply", "error"}`; exit 0 verified, 1 rejected,
-//!   2 usage error.
-//! - `omnichannel simulate --provider P --event NAME --to URL`: sends a correctly signed sample
-//!   request to a host's endpoint.
+//! - `omnichannel verify --provider P --config FILE --request FILE [--now TIME]`: one recorded
+//!   request through a channel (or `--event FILE`, a decoded event such as a Salesforce platform
+//!   event); prints `{"verified", "events", "reply", "error", "message"}` (`error` and `message`
+//!   only when refused); exit 0 verified, 1 rejected, 2 usage error.
+//! - `omnichannel simulate --provider P --event NAME --to URL [--secret S] [--config FILE]`:
+//!   sends a correctly signed sample request to a host's endpoint; exit 0 when it answered 2xx.
 //! - `omnichannel check DIR...`: runs every fixture under the folders; one line per fixture,
 //!   last line `N passed, M failed`; exit 1 if any failed.
 //!
-//! The providers built in are listed in one place, [`providers::factories`].
+//! The providers built in are listed in one place, [`providers::factories`]; the gateway's
+//! configuration file is described in [`config`]; logs go to stderr (`RUST_LOG` sets the level).
 //!
 //! ```no_run
 //! use clap::Parser as _;
