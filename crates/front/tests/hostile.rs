@@ -1,0 +1,282 @@
+//! Hostile input (issue 11): any key and any body round-trip; every listed key verifies and the
+//! first one signs; a changed byte of the body or of either header, or another key, fails;
+//! missing, doubled, empty, non-ASCII and huge signature and timestamp headers each fail with
+//! their own kind; body, recipient and attachment limits hold at and just over; error texts carry
+//! no secret, expected signature or body. `robustness.rs` covers arbitrary JSON and bytes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, LazyLock};
+
+use chrono::DateTime;
+use http::{HeaderValue, Method};
+use omnichannel_core::config::DEFAULT_MAX_BODY_BYTES;
+use omnichannel_core::{Channel, ChannelEnv, FixedClock, SigningKeys, WebhookRequest};
+use omnichannel_front::webhook::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use omnichannel_front::{FrontChannel, FrontConfig};
+use proptest::prelude::*;
+use serde_json::json;
+
+const NOW: i64 = 1_704_067_220;
+
+static ENV: LazyLock<ChannelEnv> = LazyLock::new(|| ChannelEnv {
+    clock: Arc::new(FixedClock::at_unix(NOW)),
+    ..ChannelEnv::default()
+});
+
+fn keys_of(secrets: &[String]) -> SigningKeys {
+    SigningKeys::from_list(secrets.iter().map(|s| s.clone().into()).collect()).unwrap()
+}
+
+fn channel_with(
+    secrets: &[String],
+    f: impl FnOnce(omnichannel_front::FrontConfigBuilder) -> omnichannel_front::FrontConfigBuilder,
+) -> FrontChannel {
+    let cfg = f(FrontConfig::builder("test-app-uid", keys_of(secrets)))
+        .build()
+        .unwrap();
+    FrontChannel::new(cfg, &ENV).unwrap()
+}
+
+fn channel(secrets: &[String]) -> FrontChannel {
+    channel_with(secrets, |b| b)
+}
+
+fn signed(keys: &SigningKeys, body: &[u8]) -> WebhookRequest {
+    webhook::sign_request(
+        keys,
+        Method::POST,
+        "https://h.test/front",
+        DateTime::from_timestamp(NOW, 0).unwrap(),
+        body.to_vec(),
+    )
+}
+
+fn secret() -> impl Strategy<Value = String> {
+    "[!-~]{1,48}"
+}
+
+fn key() -> String {
+    "test-secret-not-real".to_string()
+}
+
+#[derive(Debug, Clone)]
+enum Shape {
+    Missing,
+    Doubled,
+    Empty,
+    NonAscii,
+    Huge(usize),
+}
+
+fn shape() -> impl Strategy<Value = Shape> {
+    prop_oneof![
+        Just(Shape::Missing),
+        Just(Shape::Doubled),
+        Just(Shape::Empty),
+        Just(Shape::NonAscii),
+        (1025usize..70_000).prop_map(Shape::Huge),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+    ))]
+
+    #[test]
+    fn any_listed_key_verifies_and_the_first_signs(
+        secrets in prop::collection::vec(secret(), 1..4),
+        pick in any::<prop::sample::Index>(),
+        body in prop::collection::vec(any::<u8>(), 0..4096),
+    ) {
+        let ch = channel(&secrets);
+        let one = SigningKeys::new(secrets[pick.index(secrets.len())].clone());
+        prop_assert!(ch.verify(&signed(&one, &body)).is_ok());
+        prop_assert_eq!(
+            webhook::sign(&keys_of(&secrets), "1704067220000", &body),
+            webhook::sign(&SigningKeys::new(secrets[0].clone()), "1704067220000", &body)
+        );
+    }
+
+    #[test]
+    fn a_changed_body_byte_or_another_key_fails(
+        a in secret(),
+        b in secret(),
+        body in prop::collection::vec(any::<u8>(), 1..2048),
+        at in any::<prop::sample::Index>(),
+        xor in 1u8..=255,
+    ) {
+        let ch = channel(std::slice::from_ref(&a));
+        let mut req = signed(&SigningKeys::new(a.clone()), &body);
+        let mut changed = body.clone();
+        changed[at.index(body.len())] ^= xor;
+        req.body = changed.into();
+        prop_assert_eq!(ch.verify(&req).unwrap_err().kind(), "signature_mismatch");
+        if a != b {
+            let other = signed(&SigningKeys::new(b), &body);
+            prop_assert_eq!(ch.verify(&other).unwrap_err().kind(), "signature_mismatch");
+        }
+    }
+
+    #[test]
+    fn a_changed_header_byte_fails(
+        body in prop::collection::vec(any::<u8>(), 0..512),
+        timestamp_header in any::<bool>(),
+        at in any::<prop::sample::Index>(),
+        xor in 1u8..=255,
+    ) {
+        let ch = channel(&[key()]);
+        let mut req = signed(&SigningKeys::new(key()), &body);
+        let name = if timestamp_header { TIMESTAMP_HEADER } else { SIGNATURE_HEADER };
+        let mut value = req.headers[name].as_bytes().to_vec();
+        let i = at.index(value.len());
+        value[i] ^= xor;
+        let Ok(v) = HeaderValue::from_bytes(&value) else {
+            return Ok(());
+        };
+        req.headers.insert(name, v);
+        let kind = ch.verify(&req).unwrap_err().kind();
+        prop_assert!(
+            matches!(kind, "signature_mismatch" | "malformed_signature" | "stale_timestamp"),
+            "{kind}"
+        );
+    }
+
+    #[test]
+    fn hostile_headers_fail_with_their_own_kind(
+        shape in shape(),
+        timestamp_header in any::<bool>(),
+        body in prop::collection::vec(any::<u8>(), 0..256),
+    ) {
+        let ch = channel(&[key()]);
+        let mut req = signed(&SigningKeys::new(key()), &body);
+        let name = if timestamp_header { TIMESTAMP_HEADER } else { SIGNATURE_HEADER };
+        let good = req.headers[name].clone();
+        let expected = match shape {
+            Shape::Missing => {
+                req.headers.remove(name);
+                "missing_signature"
+            }
+            Shape::Doubled => {
+                req.headers.append(name, good);
+                "malformed_signature"
+            }
+            Shape::Empty => {
+                req.headers.insert(name, HeaderValue::from_static(""));
+                "malformed_signature"
+            }
+            Shape::NonAscii => {
+                let mut v = good.as_bytes().to_vec();
+                v.extend_from_slice("é".as_bytes());
+                req.headers.insert(name, HeaderValue::from_bytes(&v).unwrap());
+                "malformed_signature"
+            }
+            Shape::Huge(n) => {
+                let v = format!("{}{}", good.to_str().unwrap(), "A".repeat(n));
+                req.headers.insert(name, HeaderValue::from_str(&v).unwrap());
+                "malformed_signature"
+            }
+        };
+        let err = ch.receive_typed(&req).unwrap_err();
+        prop_assert_eq!(err.kind(), expected);
+    }
+
+    #[test]
+    fn error_texts_hold_no_secret_signature_or_body(
+        body in "[a-zA-Z0-9 {}\":,]{12,300}",
+        skew in prop_oneof![Just(0i64), 301i64..100_000, -100_000i64..-301],
+    ) {
+        let ch = channel(&[key()]);
+        let keys = SigningKeys::new(key());
+        let req = if skew == 0 {
+            signed(&SigningKeys::new("other-secret-not-real"), body.as_bytes())
+        } else {
+            webhook::sign_request(&keys, Method::POST, "https://h.test/",
+                DateTime::from_timestamp(NOW + skew, 0).unwrap(), body.clone())
+        };
+        let err = ch.receive_typed(&req).unwrap_err();
+        let text = format!("{err} {err:?}");
+        let expected = webhook::sign(&keys, &format!("{}000", NOW), body.as_bytes());
+        prop_assert!(!text.contains(&key()));
+        prop_assert!(!text.contains(&expected));
+        prop_assert!(!text.contains(&body));
+        prop_assert_eq!(err.kind(), if skew == 0 { "signature_mismatch" } else { "stale_timestamp" });
+    }
+}
+
+/// A `message` body with `to` recipients and attachments.
+fn message(to: usize, attachments: usize) -> Vec<u8> {
+    let mut recipients = vec![json!({"handle": "+15550009999", "role": "from"})];
+    recipients.extend((0..to).map(|i| json!({"handle": format!("+1555000{i:04}"), "role": "to"})));
+    let files: Vec<_> = (0..attachments)
+        .map(|i| {
+            json!({"id": format!("fil_{i}"), "url": format!("https://api2.frontapp.com/download/fil_{i}"),
+                   "filename": "a.txt", "content_type": "text/plain", "size": 1})
+        })
+        .collect();
+    json!({"type": "message", "payload": {
+        "id": "msg_1", "type": "custom", "is_inbound": false, "created_at": 1_704_067_210.5,
+        "recipients": recipients, "text": "hi", "attachments": files, "metadata": {}
+    }})
+    .to_string()
+    .into_bytes()
+}
+
+#[test]
+fn recipient_limit_holds_at_the_limit_and_refuses_one_more() {
+    let ch = channel_with(&[key()], |b| b.max_recipients(3));
+    let keys = SigningKeys::new(key());
+    let (events, _) = ch.receive_typed(&signed(&keys, &message(3, 0))).unwrap();
+    assert_eq!(events.len(), 3);
+    let err = ch
+        .receive_typed(&signed(&keys, &message(4, 0)))
+        .unwrap_err();
+    assert_eq!(err.kind(), "malformed_payload");
+    assert!(err.to_string().contains("max_recipients"), "{err}");
+}
+
+#[test]
+fn attachment_limit_holds_at_the_limit_and_refuses_one_more() {
+    let ch = channel_with(&[key()], |b| b.max_attachments(2));
+    let keys = SigningKeys::new(key());
+    assert!(ch.receive_typed(&signed(&keys, &message(1, 2))).is_ok());
+    let err = ch
+        .receive_typed(&signed(&keys, &message(1, 3)))
+        .unwrap_err();
+    assert_eq!(err.kind(), "malformed_payload");
+    assert!(err.to_string().contains("max_attachments"), "{err}");
+}
+
+#[test]
+fn body_limit_holds_at_the_limit_and_refuses_one_byte_more() {
+    let keys = SigningKeys::new(key());
+    let ch = channel_with(&[key()], |b| b.max_body_bytes(100));
+    assert!(ch.verify(&signed(&keys, &[b' '; 100])).is_ok());
+    assert_eq!(
+        ch.verify(&signed(&keys, &[b' '; 101])).unwrap_err().kind(),
+        "payload_too_large"
+    );
+    let ch = channel(&[key()]);
+    assert!(
+        ch.verify(&signed(&keys, &vec![b' '; DEFAULT_MAX_BODY_BYTES]))
+            .is_ok()
+    );
+    assert_eq!(
+        ch.verify(&signed(&keys, &vec![b' '; DEFAULT_MAX_BODY_BYTES + 1]))
+            .unwrap_err()
+            .kind(),
+        "payload_too_large"
+    );
+}
+
+#[test]
+fn deep_json_is_refused_not_a_stack_overflow() {
+    let keys = SigningKeys::new(key());
+    let ch = channel(&[key()]);
+    let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let body = format!(r#"{{"type":"message","payload":{nested}}}"#);
+    let err = ch
+        .receive_typed(&signed(&keys, body.as_bytes()))
+        .unwrap_err();
+    assert_eq!(err.kind(), "malformed_payload");
+}
