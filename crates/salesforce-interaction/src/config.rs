@@ -25,6 +25,9 @@ pub const MAX_ASSERTION_LIFETIME: Duration = Duration::from_secs(180);
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 /// Default limit on a decoded platform event (the JSON a host hands to `receive_event`).
 pub const DEFAULT_MAX_EVENT_BYTES: usize = omnichannel_core::config::DEFAULT_MAX_BODY_BYTES;
+/// Default limit on the routing attributes of one outbound message (metadata
+/// `routing_attributes`); a larger map is refused with `invalid_input` before any request.
+pub const DEFAULT_MAX_ROUTING_ATTRIBUTES: usize = 100;
 
 /// Names of the fields of the conversation channel definition's custom platform event
 /// (Setup: "Custom Event Payload Field", "Custom event type Field", "Custom Event Channel
@@ -144,7 +147,7 @@ impl SalesforceConfig {
                 event_fields: EventFields::default(),
                 max_attachment_bytes: MAX_ATTACHMENT_BYTES,
                 max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
-                max_routing_attributes: 100,
+                max_routing_attributes: DEFAULT_MAX_ROUTING_ATTRIBUTES,
                 retry: RetryPolicy::default(),
             },
             token_base_set: false,
@@ -155,7 +158,7 @@ impl SalesforceConfig {
     /// `private_key_pem`, `login_url` (a URL, or `production` / `sandbox`), `scrt_url`, `org_id`,
     /// `authorization_context`, `access_token`, `event_fields` {`payload`, `event_type`,
     /// `channel_address`, `recipient`}; optional `channel_address` (default `to`),
-    /// `token_lifetime_secs`, `max_event_bytes`.
+    /// `token_lifetime_secs`, `max_event_bytes`, `max_routing_attributes`.
     pub fn from_settings(v: &Value) -> Result<Self> {
         let s = Settings::new(v)?;
         let mut b = SalesforceConfig::builder(
@@ -190,6 +193,9 @@ impl SalesforceConfig {
         }
         if let Some(n) = s.u64("max_event_bytes")? {
             b.cfg.max_event_bytes = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(n) = s.u64("max_routing_attributes")? {
+            b.cfg.max_routing_attributes = usize::try_from(n).unwrap_or(usize::MAX);
         }
         if let Some(f) = s.get("event_fields") {
             let fs = Settings::new(f)
@@ -281,6 +287,12 @@ impl SalesforceConfigBuilder {
     /// Largest decoded event.
     pub fn max_event_bytes(mut self, n: usize) -> Self {
         self.cfg.max_event_bytes = n;
+        self
+    }
+    /// Most routing attributes taken from one message's metadata
+    /// (default [`DEFAULT_MAX_ROUTING_ATTRIBUTES`]).
+    pub fn max_routing_attributes(mut self, n: usize) -> Self {
+        self.cfg.max_routing_attributes = n;
         self
     }
     /// Retry policy.
