@@ -35,6 +35,7 @@ pub struct GatewayBuilder {
     public_base_url: String,
     sink: Arc<dyn EventSink>,
     channels: Vec<(String, Arc<dyn Channel>)>,
+    public_urls: Vec<(String, Provider, String)>,
     max_body_bytes: usize,
     max_send_body_bytes: usize,
     dedup: Arc<dyn DedupStore>,
@@ -58,6 +59,24 @@ impl GatewayBuilder {
     /// Names are 1 to 64 characters of `A-Z a-z 0-9 . _ -`, unique per provider.
     pub fn channel(mut self, name: impl Into<String>, channel: Arc<dyn Channel>) -> Self {
         self.channels.push((name.into(), channel));
+        self
+    }
+
+    /// Mounts a channel like [`channel`](Self::channel), with the public URL its provider
+    /// calls when a proxy in front of the gateway rewrites paths (for example
+    /// `https://hooks.example.com/signalwire` routed to `/webhooks/signalwire/{name}`). The
+    /// channel then verifies `public_url` + the path below its mount point + the query: the URL
+    /// the provider signed.
+    pub fn channel_at(
+        mut self,
+        name: impl Into<String>,
+        channel: Arc<dyn Channel>,
+        public_url: impl Into<String>,
+    ) -> Self {
+        let name = name.into();
+        self.public_urls
+            .push((name.clone(), channel.provider(), public_url.into()));
+        self.channels.push((name, channel));
         self
     }
 
@@ -117,6 +136,10 @@ impl GatewayBuilder {
             }
             channels.insert((provider, name), channel);
         }
+        let mut public_urls = HashMap::new();
+        for (name, provider, url) in self.public_urls {
+            public_urls.insert((provider, name), normalize_base_url(&url)?);
+        }
         if let Some(key) = &self.api_key {
             use omnichannel_core::ExposeSecret as _;
             if key.expose_secret().chars().count() < MIN_API_KEY_CHARS {
@@ -132,6 +155,7 @@ impl GatewayBuilder {
         Ok(Gateway {
             inner: Arc::new(Inner {
                 channels,
+                public_urls,
                 public_base_url,
                 max_body_bytes: self.max_body_bytes,
                 max_send_body_bytes: self.max_send_body_bytes,
@@ -181,6 +205,7 @@ fn normalize_base_url(base: &str) -> Result<String, Error> {
 
 pub(crate) struct Inner {
     pub(crate) channels: HashMap<(Provider, String), Arc<dyn Channel>>,
+    public_urls: HashMap<(Provider, String), String>,
     public_base_url: String,
     max_body_bytes: usize,
     pub(crate) max_send_body_bytes: usize,
@@ -226,6 +251,7 @@ impl Gateway {
             public_base_url: public_base_url.into(),
             sink,
             channels: Vec::new(),
+            public_urls: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_send_body_bytes: DEFAULT_MAX_SEND_BODY_BYTES,
             dedup: Arc::new(MemoryDedupStore::default()),
@@ -257,6 +283,9 @@ impl Gateway {
 
     /// The public webhook URL of a mounted channel (what to register at the provider).
     pub fn webhook_url(&self, provider: Provider, name: &str) -> String {
+        if let Some(public) = self.inner.public_urls.get(&(provider, name.to_string())) {
+            return public.clone();
+        }
         format!(
             "{}/webhooks/{}/{}",
             self.inner.public_base_url,
@@ -367,8 +396,20 @@ async fn handle_webhook(
             );
         }
     };
-    let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
-    let url = format!("{}{}", inner.public_base_url, path_and_query);
+    let url = match inner.public_urls.get(&(provider, name.clone())) {
+        Some(public) => {
+            let mount = format!("/webhooks/{}/{}", provider.as_str(), name);
+            let below = uri.path().strip_prefix(mount.as_str()).unwrap_or("");
+            match uri.query() {
+                Some(q) => format!("{public}{below}?{q}"),
+                None => format!("{public}{below}"),
+            }
+        }
+        None => {
+            let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
+            format!("{}{}", inner.public_base_url, path_and_query)
+        }
+    };
     let request = WebhookRequest::new(parts.method, url, parts.headers, body);
 
     let inbound = match channel.receive(&request).await {

@@ -35,8 +35,6 @@ impl Stores {
 
 /// The stores for a configuration: in memory without a Redis URL, otherwise on Redis.
 ///
-/// Integration point: the Redis backend comes from the `omnichannel-redis` crate; it is wired
-/// in the private `redis_stores` function of this module.
 pub async fn open(redis_url: Option<&SecretString>) -> Result<Stores, Error> {
     match redis_url {
         None => Ok(Stores::memory()),
@@ -44,26 +42,17 @@ pub async fn open(redis_url: Option<&SecretString>) -> Result<Stores, Error> {
     }
 }
 
-/// Stores on Redis. This build has no Redis backend linked in, so a configured `redis_url`
-/// is refused rather than silently replaced by process memory (several instances would then
-/// each accept the same redelivered events).
-///
-/// With `omnichannel-redis` as a dependency, the body becomes:
-///
-/// ```text
-/// let r = omnichannel_redis::RedisStores::connect(url.expose_secret()).await?;
-/// Ok(Stores {
-///     dedup: Arc::new(r.dedup_store()),
-///     tokens: Arc::new(r.token_store()),
-///     lock: Arc::new(r.lock()),
-///     backend: "redis",
-/// })
-/// ```
-async fn redis_stores(_url: &SecretString) -> Result<Stores, Error> {
-    Err(Error::config(
-        "redis_url",
-        "this build of omnichannel has no Redis backend; remove `redis_url`/`redis_url_env` to use in-memory stores",
-    ))
+/// Stores on Redis (`omnichannel-redis`), shared by every gateway instance that uses the same
+/// server: one token refresh at a time across instances, and a redelivery accepted once.
+async fn redis_stores(url: &SecretString) -> Result<Stores, Error> {
+    use omnichannel_core::ExposeSecret;
+    let r = omnichannel_redis::RedisStores::connect(url.expose_secret()).await?;
+    Ok(Stores {
+        dedup: Arc::new(r.dedup_store()),
+        tokens: Arc::new(r.token_store()),
+        lock: Arc::new(r.lock()),
+        backend: "redis",
+    })
 }
 
 #[cfg(test)]
