@@ -368,7 +368,7 @@ impl ChannelFactory for Factory {
         json!({
             "app_uid": "demo-app-uid",
             "app_secret": "test-secret-not-real",
-            "webhook_url": "http://127.0.0.1:8080/webhooks/front",
+            "webhook_url": "http://127.0.0.1:8080/webhooks/front/demo",
             "channel_id": "cha_demo",
             "tolerance_secs": 300
         })
