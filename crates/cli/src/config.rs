@@ -20,6 +20,8 @@
 //! [[channels]]
 //! provider = "tiktok"
 //! name = "main"                                  # mounted at /webhooks/tiktok/main
+//! # public_url = "https://hooks.example.com/tiktok" # optional: what the provider calls, when a
+//! #                                               # proxy maps it to /webhooks/tiktok/main
 //! [channels.settings]                            # the provider's settings (DESIGN.md section 5)
 //! app_id = "7000000000000000000"
 //! app_secret_env = "TIKTOK_APP_SECRET"           # `<key>_env` reads `<key>` from the environment
@@ -118,6 +120,9 @@ pub struct ChannelConfig {
     pub name: String,
     /// Settings, secrets resolved.
     pub settings: Value,
+    /// The URL the provider calls for this channel, when a proxy rewrites paths (the channel
+    /// verifies it + the path below its mount point + the query).
+    pub public_url: Option<String>,
 }
 
 impl std::fmt::Debug for ChannelConfig {
@@ -208,6 +213,8 @@ struct FileForward {
 struct FileChannel {
     provider: String,
     name: String,
+    #[serde(default)]
+    public_url: Option<String>,
     #[serde(default)]
     settings: BTreeMap<String, toml::Value>,
 }
@@ -347,6 +354,7 @@ impl GatewayConfig {
                 provider: c.provider,
                 name: c.name,
                 settings,
+                public_url: c.public_url,
             });
         }
         Ok(GatewayConfig {
@@ -385,6 +393,7 @@ impl GatewayConfig {
                     provider: f.provider().as_str().to_string(),
                     name: DEMO_CHANNEL.to_string(),
                     settings: f.demo_config(),
+                    public_url: None,
                 })
                 .collect(),
             embedded: true,
@@ -501,6 +510,7 @@ tolerance_secs = 300
 [[channels]]
 provider = "front"
 name = "eu"
+public_url = "https://hooks.example.test/front-eu"
 [channels.settings]
 app_secret_env = ["FRONT_SECRET", "FRONT_SECRET_OLD"]
 "#;
@@ -540,6 +550,11 @@ app_secret_env = ["FRONT_SECRET", "FRONT_SECRET_OLD"]
         assert_eq!(
             c.channels[1].settings,
             serde_json::json!({"app_secret": ["front-new-not-real", "front-old-not-real"]})
+        );
+        assert_eq!(c.channels[0].public_url, None);
+        assert_eq!(
+            c.channels[1].public_url.as_deref(),
+            Some("https://hooks.example.test/front-eu")
         );
         let dbg = format!("{:?}", c.channels);
         assert!(!dbg.contains("not-real"), "{dbg}");

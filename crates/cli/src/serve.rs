@@ -127,7 +127,7 @@ pub async fn start(
         let channel = factory.build(&c.settings, &env).map_err(|e| {
             Error::config(format!("channels.{}", c.name), format!("{provider}: {e}"))
         })?;
-        channels.push((c.name.clone(), channel));
+        channels.push((c.name.clone(), channel, c.public_url.clone()));
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -146,8 +146,11 @@ pub async fn start(
     if let Some(key) = &config.api_key {
         builder = builder.api_key(key.expose_secret());
     }
-    for (name, channel) in channels {
-        builder = builder.channel(name, channel);
+    for (name, channel, public_url) in channels {
+        builder = match public_url {
+            Some(url) => builder.channel_at(name, channel, url),
+            None => builder.channel(name, channel),
+        };
     }
     let gateway = builder.build()?;
     let router = gateway
