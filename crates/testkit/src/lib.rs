@@ -34,6 +34,7 @@
 pub mod compare;
 pub mod decode;
 pub mod fixture;
+pub mod hygiene;
 pub mod runner;
 
 pub use fixture::{Fixture, HeaderSpec, InboundCase, OutboundCase, RequestSpec};
