@@ -55,7 +55,7 @@ async fn bad_urls_are_refused_without_echoing_them() {
         format!("redis://:{PASSWORD}@127.0.0.1:notaport/"),
         format!("http://user:{PASSWORD}@127.0.0.1/"),
         format!("redis://user:{PASSWORD}@[::1/"),
-        format!("{PASSWORD}"),
+        PASSWORD.to_string(),
     ] {
         let config = RedisConfig::new(url);
         assert_clean("config", &format!("{config:?}"));
