@@ -51,7 +51,7 @@ pub fn verify_token(req: &WebhookRequest, keys: &SigningKeys) -> Result<(), Veri
 /// `visitor` read when present, `data` decoded for `agent-message` (no field of it required).
 /// Error reasons are mailroom's exact messages.
 pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook, Value), Error> {
-    let raw: Value = serde_json::from_slice(body).map_err(|e| Error::malformed(e.to_string()))?;
+    let raw: Value = serde_json::from_slice(body).map_err(|e| Error::malformed(json_reason(&e)))?;
     let Some(obj) = raw.as_object() else {
         return Err(Error::malformed(
             "json: cannot unmarshal non-object into the event",
@@ -87,7 +87,7 @@ pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook
                 None => return Err(Error::malformed("unexpected end of JSON input")),
                 Some(Value::Null) => AgentMessageData::default(),
                 Some(d) => serde_json::from_value::<AgentMessageData>(d.clone())
-                    .map_err(|e| Error::malformed(format!("data: {e}")))?,
+                    .map_err(|e| Error::malformed(format!("data: {}", json_reason(&e))))?,
             };
             if data.attachments.len() > max_attachments {
                 return Err(Error::malformed(format!(
@@ -105,6 +105,33 @@ pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook
         _ => return Err(Error::malformed(MSG_INVALID_EVENT_TYPE)),
     };
     Ok((event, raw))
+}
+
+/// A JSON error as a reason that names the problem and where, never a value of the body
+/// (serde's messages quote the value they refused: `invalid type: string "..."`).
+fn json_reason(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Data => {
+            let msg = e.to_string();
+            if msg.starts_with("missing field") {
+                msg.split(" at line")
+                    .next()
+                    .unwrap_or("missing field")
+                    .to_string()
+            } else {
+                "cannot unmarshal: unexpected value type".to_string()
+            }
+        }
+        Category::Eof => "unexpected end of JSON input".to_string(),
+        Category::Syntax => "invalid JSON".to_string(),
+        Category::Io => "read error".to_string(),
+    };
+    if e.line() == 0 {
+        what
+    } else {
+        format!("{what} (line {}, column {})", e.line(), e.column())
+    }
 }
 
 /// The request the app sends to RapidPro's callback URL for `webhook`, authorized with
