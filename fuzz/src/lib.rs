@@ -350,7 +350,14 @@ fn nth_node<'a>(v: &'a mut Value, n: &mut usize) -> Option<&'a mut Value> {
     }
 }
 
-fn hostile_value(u: &mut Unstructured<'_>, node: &Value) -> arbitrary::Result<Value> {
+/// Largest serialized document the harness builds: the targets must bound what they are sent,
+/// the harness must not run out of memory building it.
+const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+
+/// How deep edits go into JSON held in strings (each level escapes the one inside it).
+const MAX_STRING_LEVELS: u8 = 3;
+
+fn hostile_value(u: &mut Unstructured<'_>, node: &Value, level: u8) -> arbitrary::Result<Value> {
     Ok(match u.int_in_range(0u8..=13)? {
         0 => Value::Null,
         1 => Value::Bool(u.arbitrary()?),
@@ -363,8 +370,8 @@ fn hostile_value(u: &mut Unstructured<'_>, node: &Value) -> arbitrary::Result<Va
         6 => Value::Array(vec![]),
         7 => Value::Object(serde_json::Map::new()),
         8 => {
-            // Deep nesting: arrays or objects inside each other.
-            let depth = u.int_in_range(1usize..=400)?;
+            // Deep nesting: arrays or objects inside each other (past serde_json's limit of 128).
+            let depth = u.int_in_range(1usize..=300)?;
             let obj = u.arbitrary::<bool>()?;
             let mut v = node.clone();
             for _ in 0..depth {
@@ -387,9 +394,10 @@ fn hostile_value(u: &mut Unstructured<'_>, node: &Value) -> arbitrary::Result<Va
         11 => {
             // A JSON string holding JSON (TikTok's double-encoded `content`): edit inside.
             match node {
+                Value::String(s) if level >= MAX_STRING_LEVELS => Value::String(s.clone()),
                 Value::String(s) => match serde_json::from_str::<Value>(s) {
                     Ok(mut inner) => {
-                        mutate_json(u, &mut inner)?;
+                        mutate_json_at(u, &mut inner, level + 1)?;
                         Value::String(inner.to_string())
                     }
                     Err(_) => {
@@ -440,17 +448,27 @@ fn hostile_value(u: &mut Unstructured<'_>, node: &Value) -> arbitrary::Result<Va
     })
 }
 
-/// Replaces one to four nodes of `v` with hostile values.
+/// Replaces one to four nodes of `v` with hostile values (keeping the document under
+/// [`MAX_DOCUMENT_BYTES`]: an edit that would pass it is undone and editing stops).
 pub fn mutate_json(u: &mut Unstructured<'_>, v: &mut Value) -> arbitrary::Result<()> {
+    mutate_json_at(u, v, 0)
+}
+
+fn mutate_json_at(u: &mut Unstructured<'_>, v: &mut Value, level: u8) -> arbitrary::Result<()> {
     let edits = u.int_in_range(1u8..=4)?;
     for _ in 0..edits {
+        let before = v.clone();
         let total = count_nodes(v);
         let mut n = u.int_in_range(0..=total.saturating_sub(1))?;
         let Some(node) = nth_node(v, &mut n) else {
             return Ok(());
         };
-        let replacement = hostile_value(u, node)?;
+        let replacement = hostile_value(u, node, level)?;
         *node = replacement;
+        if serde_json::to_vec(v).map_or(true, |b| b.len() > MAX_DOCUMENT_BYTES) {
+            *v = before;
+            return Ok(());
+        }
     }
     Ok(())
 }
