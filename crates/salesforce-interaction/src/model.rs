@@ -943,7 +943,7 @@ impl EntryPayload {
     /// schema is an error naming the type.
     pub fn parse(entry_type: &str, body: &Value) -> Result<Self, String> {
         fn de<T: serde::de::DeserializeOwned>(t: &str, v: &Value) -> Result<T, String> {
-            T::deserialize(v).map_err(|e| format!("{t} entry: {e}"))
+            T::deserialize(v).map_err(|e| format!("{t} entry: {}", crate::webhook::json_reason(&e)))
         }
         Ok(match entry_type {
             "Message" => {

@@ -242,13 +242,43 @@ fn field(record: &Map<String, Value>, name: &str) -> Option<Value> {
     }
 }
 
+/// A JSON error as a reason that names the problem and where, never a value of the event:
+/// serde's messages quote what they refused (`invalid type: string "..."`, `unknown variant
+/// `...``), and event fields carry conversation text.
+pub(crate) fn json_reason(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Data => {
+            let msg = e.to_string();
+            if msg.starts_with("missing field") {
+                msg.split(" at line")
+                    .next()
+                    .unwrap_or("missing field")
+                    .to_string()
+            } else if msg.starts_with("unknown variant") {
+                "unknown variant".to_string()
+            } else {
+                "unexpected value type".to_string()
+            }
+        }
+        Category::Eof => "unexpected end".to_string(),
+        Category::Syntax => "invalid JSON".to_string(),
+        Category::Io => "read error".to_string(),
+    };
+    if e.line() == 0 {
+        what
+    } else {
+        format!("{what} (line {}, column {})", e.line(), e.column())
+    }
+}
+
 /// A field holding JSON: a string to parse, or an object already decoded.
 fn json_field(record: &Map<String, Value>, name: &str) -> Result<Option<Value>> {
     match field(record, name) {
         None => Ok(None),
-        Some(Value::String(s)) => serde_json::from_str(&s)
-            .map(Some)
-            .map_err(|e| Error::malformed(format!("field `{name}` is not JSON: {e}"))),
+        Some(Value::String(s)) => serde_json::from_str(&s).map(Some).map_err(|e| {
+            Error::malformed(format!("field `{name}` is not JSON: {}", json_reason(&e)))
+        }),
         Some(v @ Value::Object(_)) => Ok(Some(v)),
         Some(_) => Err(Error::malformed(format!(
             "field `{name}` must be a JSON string"
@@ -271,7 +301,7 @@ fn entry_from(v: &Value) -> Result<(ConversationEntry, EntryPayload)> {
 impl ConversationEntry {
     fn deserialize_value(v: &Value) -> Result<Self> {
         serde::Deserialize::deserialize(v)
-            .map_err(|e| Error::malformed(format!("conversation entry: {e}")))
+            .map_err(|e| Error::malformed(format!("conversation entry: {}", json_reason(&e))))
     }
 }
 
@@ -280,10 +310,10 @@ fn participant(v: Option<&Value>, name: &str) -> Result<Option<Participant>> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => serde_json::from_str(s)
             .map(Some)
-            .map_err(|e| Error::malformed(format!("{name}: {e}"))),
+            .map_err(|e| Error::malformed(format!("{name}: {}", json_reason(&e)))),
         Some(v) => serde::Deserialize::deserialize(v)
             .map(Some)
-            .map_err(|e| Error::malformed(format!("{name}: {e}"))),
+            .map_err(|e| Error::malformed(format!("{name}: {}", json_reason(&e)))),
     }
 }
 
@@ -347,8 +377,9 @@ fn parse_routing(p: &Value) -> Result<RoutingRequestedEvent> {
         .as_object()
         .ok_or_else(|| Error::malformed("the payload must be a JSON object"))?;
     let payload: RoutingRequestedPayload = match obj.get("payload") {
-        Some(v @ Value::Object(_)) => serde::Deserialize::deserialize(v)
-            .map_err(|e| Error::malformed(format!("RoutingRequested payload: {e}")))?,
+        Some(v @ Value::Object(_)) => serde::Deserialize::deserialize(v).map_err(|e| {
+            Error::malformed(format!("RoutingRequested payload: {}", json_reason(&e)))
+        })?,
         _ => return Err(Error::malformed("RoutingRequested without `payload`")),
     };
     Ok(RoutingRequestedEvent {
