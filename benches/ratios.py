@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""Prints the inbound benchmark's results (Criterion medians from the last
+`cargo bench --bench inbound` run) as a Markdown table: floor, full path, ratio, target.
+
+usage: benches/ratios.py [CRITERION_DIR]   (default $CARGO_TARGET_DIR/criterion or target/criterion)
+"""
+import json
+import os
+import pathlib
+import sys
+
+TARGET = 1.2
+
+
+def median_ns(d):
+    p = d / "new" / "estimates.json"
+    return json.loads(p.read_text())["median"]["point_estimate"] if p.exists() else None
+
+
+def main():
+    root = pathlib.Path(__file__).resolve().parent.parent
+    default = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", root / "target")) / "criterion"
+    base = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else default
+    rows = []
+    for g in sorted(base.glob("inbound_*_*")):
+        _, provider, size = g.name.rsplit("_", 2)
+        floor, full = median_ns(g / "floor"), median_ns(g / "full")
+        if floor and full:
+            rows.append((int(size), provider, floor, full))
+    print("| provider | body | floor (median) | full path (median) | ratio | target <= 1.2 |")
+    print("|---|---|---|---|---|---|")
+    for size, provider, floor, full in sorted(rows):
+        r = full / floor
+        print(f"| {provider} | {size} B | {floor / 1000:.2f} µs | {full / 1000:.2f} µs | "
+              f"{r:.2f} | {'met' if r <= TARGET else 'missed'} |")
+
+
+if __name__ == "__main__":
+    main()
