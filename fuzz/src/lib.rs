@@ -338,6 +338,21 @@ fn count_nodes(v: &Value) -> usize {
     }
 }
 
+/// About the serialized size of `v`, without serializing it (cheap enough to run per edit).
+fn approx_size(v: &Value) -> usize {
+    match v {
+        Value::Null | Value::Bool(_) | Value::Number(_) => 8,
+        Value::String(s) => s.len() + 2,
+        Value::Array(a) => 2 + a.iter().map(|x| approx_size(x) + 1).sum::<usize>(),
+        Value::Object(o) => {
+            2 + o
+                .iter()
+                .map(|(k, x)| k.len() + 4 + approx_size(x))
+                .sum::<usize>()
+        }
+    }
+}
+
 fn nth_node<'a>(v: &'a mut Value, n: &mut usize) -> Option<&'a mut Value> {
     if *n == 0 {
         return Some(v);
@@ -376,7 +391,10 @@ fn hostile_value(u: &mut Unstructured<'_>, node: &Value, level: u8) -> arbitrary
             let mut v = node.clone();
             for _ in 0..depth {
                 v = if obj {
-                    serde_json::json!({ "a": v })
+                    // Not `json!`: it would serialize `v` again at every level.
+                    let mut m = serde_json::Map::new();
+                    m.insert("a".to_string(), v);
+                    Value::Object(m)
                 } else {
                     Value::Array(vec![v])
                 };
@@ -385,9 +403,10 @@ fn hostile_value(u: &mut Unstructured<'_>, node: &Value, level: u8) -> arbitrary
         }
         9 => {
             // Many copies: long lists of attachments, recipients, params... (bounded so one
-            // input stays cheap: about 2,000 nodes at most).
+            // input stays cheap: about 2,000 nodes and 64 KiB at most).
             let per = count_nodes(node).max(1);
-            let n = u.int_in_range(1usize..=(2_000 / per).clamp(1, 256))?;
+            let bytes = approx_size(node).max(1);
+            let n = u.int_in_range(1usize..=(2_000 / per).min(65_536 / bytes).clamp(1, 256))?;
             Value::Array(vec![node.clone(); n])
         }
         10 => Value::String("x".repeat(u.int_in_range(1usize..=4_096)?)),
@@ -465,7 +484,7 @@ fn mutate_json_at(u: &mut Unstructured<'_>, v: &mut Value, level: u8) -> arbitra
         };
         let replacement = hostile_value(u, node, level)?;
         *node = replacement;
-        if serde_json::to_vec(v).map_or(true, |b| b.len() > MAX_DOCUMENT_BYTES) {
+        if approx_size(v) > MAX_DOCUMENT_BYTES {
             *v = before;
             return Ok(());
         }
