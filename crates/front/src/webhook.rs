@@ -192,10 +192,18 @@ pub fn parse(req: &WebhookRequest) -> Result<(FrontRequest, serde_json::Value)> 
             FrontRequest::Delete { channel_id }
         }
         other => {
-            let shown: String = other.chars().take(64).collect();
-            return Err(Error::malformed(format!(
-                "unknown request type `{shown}` sent to the channel"
-            )));
+            // The name is shown only when it looks like a type name: anything else is body
+            // content, which errors never carry.
+            let name_like = !other.is_empty()
+                && other.len() <= 32
+                && other
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            return Err(Error::malformed(if name_like {
+                format!("unknown request type `{other}` sent to the channel")
+            } else {
+                "unknown request type sent to the channel (not a type name)".to_string()
+            }));
         }
     };
     Ok((parsed, raw))

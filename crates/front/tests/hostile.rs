@@ -280,3 +280,123 @@ fn deep_json_is_refused_not_a_stack_overflow() {
         .unwrap_err();
     assert_eq!(err.kind(), "malformed_payload");
 }
+
+/// Every positive inbound fixture, with the marker put at each node of its body in turn, signed
+/// again: a refusal never quotes the body.
+#[test]
+fn refusals_never_quote_the_body() {
+    use omnichannel_core::{ChannelFactory, Settings};
+    use omnichannel_testkit::{fixture_files, load, workspace_fixtures};
+    let dir = workspace_fixtures(env!("CARGO_MANIFEST_DIR")).join("front");
+    let mut refused = 0;
+    for path in fixture_files(&dir).unwrap() {
+        let fx = load(&path).unwrap();
+        let Some(inbound) = &fx.inbound else { continue };
+        let (Some(req), Some(now)) = (&inbound.request, inbound.now) else {
+            continue;
+        };
+        if inbound.expect.verified != Some(true) {
+            continue;
+        }
+        let Ok(doc) = serde_json::from_str::<serde_json::Value>(req.body.as_deref().unwrap_or(""))
+        else {
+            continue;
+        };
+        let env = ChannelEnv {
+            clock: Arc::new(FixedClock::new(now)),
+            ..ENV.clone()
+        };
+        let ch = omnichannel_front::Factory.build(&fx.config, &env).unwrap();
+        let keys = Settings::new(&fx.config)
+            .unwrap()
+            .require_signing_keys("app_secret")
+            .unwrap();
+        let method = Method::from_bytes(req.method.as_bytes()).unwrap();
+        let base = req.to_webhook_request().unwrap();
+        for v in marked_variants(&doc) {
+            let mut signed =
+                webhook::sign_request(&keys, method.clone(), &req.url, now, v.to_string());
+            // Keep the fixture's other headers (a bearer token when the config checks one).
+            for (k, val) in &base.headers {
+                if !signed.headers.contains_key(k) {
+                    signed.headers.insert(k.clone(), val.clone());
+                }
+            }
+            if let Err(e) = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(ch.receive(&signed))
+            {
+                refused += 1;
+                let text = format!("{e} {e:?}");
+                assert!(!text.contains(MARKER), "{}: {text}", path.display());
+            }
+        }
+    }
+    assert!(refused > 20, "only {refused} refusals");
+}
+
+const MARKER: &str = "body-content-marker-7f3a";
+
+/// Every variant of `doc` with one node replaced by the marker in another shape (a string where
+/// an object is expected, an array, an object), and, for strings that hold JSON, the same inside.
+fn marked_variants(doc: &serde_json::Value) -> Vec<serde_json::Value> {
+    use serde_json::{Value, json};
+    fn paths(v: &Value, path: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
+        out.push(path.clone());
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o {
+                    path.push(json!(k));
+                    paths(x, path, out);
+                    path.pop();
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    path.push(json!(i));
+                    paths(x, path, out);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    fn at<'a>(v: &'a mut Value, path: &[Value]) -> &'a mut Value {
+        path.iter().fold(v, |node, k| match k {
+            Value::String(s) => &mut node[s.as_str()],
+            Value::Number(n) => &mut node[n.as_u64().unwrap_or(0) as usize],
+            _ => node,
+        })
+    }
+    let mut all = Vec::new();
+    paths(doc, &mut Vec::new(), &mut all);
+    let mut out = Vec::new();
+    for path in all {
+        for replacement in [json!(MARKER), json!([MARKER]), json!({ MARKER: MARKER })] {
+            let mut v = doc.clone();
+            *at(&mut v, &path) = replacement;
+            out.push(v);
+        }
+        // JSON held in a string: the same, one level down.
+        if let Some(inner) = doc_at(doc, &path).and_then(|s| serde_json::from_str::<Value>(s).ok())
+            && inner.is_object()
+        {
+            for marked in marked_variants(&inner) {
+                let mut v = doc.clone();
+                *at(&mut v, &path) = Value::String(marked.to_string());
+                out.push(v);
+            }
+        }
+    }
+    fn doc_at<'a>(v: &'a Value, path: &[Value]) -> Option<&'a str> {
+        path.iter()
+            .try_fold(v, |node, k| match k {
+                Value::String(s) => node.get(s.as_str()),
+                Value::Number(n) => node.get(n.as_u64()? as usize),
+                _ => None,
+            })?
+            .as_str()
+    }
+    out
+}
