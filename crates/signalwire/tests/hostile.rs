@@ -344,3 +344,118 @@ fn deep_json_status_is_refused_not_a_stack_overflow() {
         block(ch.receive(&hex_signed(&keys, body.as_bytes(), "application/json"))).unwrap_err();
     assert_eq!(err.kind(), "malformed_payload");
 }
+
+/// Every parameter of an inbound MMS and of a failed status callback, and every node of a JSON
+/// status body, replaced by the marker in turn and signed again: a refusal never quotes it.
+#[test]
+fn refusals_never_quote_the_request() {
+    let ch = channel(&[KEY.to_string()]);
+    let keys = SigningKeys::new(KEY);
+    let mms = sms(&media(2));
+    let status: Vec<(String, String)> = [
+        ("MessageSid", "SM00000000000000000000000000000005"),
+        ("AccountSid", "AC1"),
+        ("From", "+15551234567"),
+        ("To", "+15557654321"),
+        ("MessageStatus", "failed"),
+        ("ErrorCode", "30008"),
+        ("NumSegments", "1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let mut refused = 0;
+    for base in [mms, status] {
+        for i in 0..base.len() {
+            for value in [
+                MARKER.to_string(),
+                format!("{MARKER}%"),
+                format!("1{MARKER}"),
+            ] {
+                let mut p = base.clone();
+                p[i].1 = value;
+                if let Err(e) = block(ch.receive(&sign(&p))) {
+                    refused += 1;
+                    let text = format!("{e} {e:?}");
+                    assert!(!text.contains(MARKER), "{}: {text}", p[i].0);
+                }
+            }
+        }
+    }
+    let doc = json!({"AccountSid": "AC1", "From": "+15551234567", "MessageSid": "SM1",
+                     "MessageStatus": "delivered", "NumSegments": 1, "To": "+15557654321"});
+    for v in marked_variants(&doc) {
+        let req = hex_signed(&keys, v.to_string().as_bytes(), "application/json");
+        if let Err(e) = block(ch.receive(&req)) {
+            refused += 1;
+            let text = format!("{e} {e:?}");
+            assert!(!text.contains(MARKER), "{text}");
+        }
+    }
+    assert!(refused > 10, "only {refused} refusals");
+}
+
+const MARKER: &str = "body-content-marker-7f3a";
+
+/// Every variant of `doc` with one node replaced by the marker in another shape (a string where
+/// an object is expected, an array, an object), and, for strings that hold JSON, the same inside.
+fn marked_variants(doc: &serde_json::Value) -> Vec<serde_json::Value> {
+    use serde_json::{Value, json};
+    fn paths(v: &Value, path: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
+        out.push(path.clone());
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o {
+                    path.push(json!(k));
+                    paths(x, path, out);
+                    path.pop();
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    path.push(json!(i));
+                    paths(x, path, out);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    fn at<'a>(v: &'a mut Value, path: &[Value]) -> &'a mut Value {
+        path.iter().fold(v, |node, k| match k {
+            Value::String(s) => &mut node[s.as_str()],
+            Value::Number(n) => &mut node[n.as_u64().unwrap_or(0) as usize],
+            _ => node,
+        })
+    }
+    let mut all = Vec::new();
+    paths(doc, &mut Vec::new(), &mut all);
+    let mut out = Vec::new();
+    for path in all {
+        for replacement in [json!(MARKER), json!([MARKER]), json!({ MARKER: MARKER })] {
+            let mut v = doc.clone();
+            *at(&mut v, &path) = replacement;
+            out.push(v);
+        }
+        // JSON held in a string: the same, one level down.
+        if let Some(inner) = doc_at(doc, &path).and_then(|s| serde_json::from_str::<Value>(s).ok())
+            && inner.is_object()
+        {
+            for marked in marked_variants(&inner) {
+                let mut v = doc.clone();
+                *at(&mut v, &path) = Value::String(marked.to_string());
+                out.push(v);
+            }
+        }
+    }
+    fn doc_at<'a>(v: &'a Value, path: &[Value]) -> Option<&'a str> {
+        path.iter()
+            .try_fold(v, |node, k| match k {
+                Value::String(s) => node.get(s.as_str()),
+                Value::Number(n) => node.get(n.as_u64()? as usize),
+                _ => None,
+            })?
+            .as_str()
+    }
+    out
+}
