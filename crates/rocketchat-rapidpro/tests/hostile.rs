@@ -21,7 +21,6 @@ use serde_json::{Value, json};
 const APP_ID: &str = "684202ed-1461-4983-9ea7-fde74b15026c";
 const CALLBACK: &str = "https://rapidpro.example.com/mr/tickets/types/rocketchat/event_callback/6c50665f-b4ff-4e37-9625-bc464fe6a999";
 const KEY: &str = "test-secret-not-real";
-const MARKER: &str = "body-content-marker-7f3a";
 
 static ENV: LazyLock<ChannelEnv> = LazyLock::new(|| ChannelEnv {
     // Any call a side makes goes to a closed local port.
@@ -334,4 +333,115 @@ fn deep_json_is_refused_not_a_stack_overflow() {
         block(rp.receive(&app_call(KEY, body))).unwrap_err().kind(),
         "malformed_payload"
     );
+}
+
+/// Every node of every endpoint's body (RapidPro side) and of the app's callbacks replaced by
+/// the marker in turn: a refusal never quotes it.
+#[test]
+fn refusals_never_quote_the_body_on_either_side() {
+    let room = json!({"ticketID": "59d74b86-3e2f-4a93-aece-b05d2fdcde0c", "priority": "high",
+        "visitor": {"token": "20000", "contactUUID": "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e4f",
+                    "department": "d", "name": "Ryan", "email": "foo@bar.com", "phone": "+1202"}});
+    let settings = json!({"webhook": {"url": CALLBACK}});
+    let close = json!({"visitor": {"token": "10000"}});
+    let visitor: Value = serde_json::from_slice(&visitor_message_body(2)).unwrap();
+    let mut refused = 0;
+    for (endpoint, method, doc) in [
+        (Endpoint::Room, Method::GET, room),
+        (Endpoint::Settings, Method::PUT, settings),
+        (Endpoint::RoomClose, Method::GET, close),
+        (Endpoint::VisitorMessage, Method::POST, visitor),
+    ] {
+        for v in marked_variants(&doc) {
+            let rp = rapidpro(&[KEY.to_string()], json!({}));
+            let req = webhook::app_request(
+                &base_url(),
+                endpoint,
+                method.clone(),
+                &SecretString::from(KEY),
+                v.to_string(),
+            )
+            .unwrap();
+            if let Err(e) = block(rp.receive(&req)) {
+                refused += 1;
+                let text = format!("{e} {e:?}");
+                assert!(!text.contains(MARKER), "{text}");
+            }
+        }
+    }
+    let rc = rocketchat(&[KEY.to_string()], json!({}));
+    let agent: Value = serde_json::from_slice(&agent_message_body(2)).unwrap();
+    for v in marked_variants(&agent) {
+        if let Err(e) = block(rc.receive(&callback(KEY, v.to_string()))) {
+            refused += 1;
+            let text = format!("{e} {e:?}");
+            assert!(!text.contains(MARKER), "{text}");
+        }
+    }
+    assert!(refused > 20, "only {refused} refusals");
+}
+
+const MARKER: &str = "body-content-marker-7f3a";
+
+/// Every variant of `doc` with one node replaced by the marker in another shape (a string where
+/// an object is expected, an array, an object), and, for strings that hold JSON, the same inside.
+fn marked_variants(doc: &serde_json::Value) -> Vec<serde_json::Value> {
+    use serde_json::{Value, json};
+    fn paths(v: &Value, path: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
+        out.push(path.clone());
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o {
+                    path.push(json!(k));
+                    paths(x, path, out);
+                    path.pop();
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    path.push(json!(i));
+                    paths(x, path, out);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    fn at<'a>(v: &'a mut Value, path: &[Value]) -> &'a mut Value {
+        path.iter().fold(v, |node, k| match k {
+            Value::String(s) => &mut node[s.as_str()],
+            Value::Number(n) => &mut node[n.as_u64().unwrap_or(0) as usize],
+            _ => node,
+        })
+    }
+    let mut all = Vec::new();
+    paths(doc, &mut Vec::new(), &mut all);
+    let mut out = Vec::new();
+    for path in all {
+        for replacement in [json!(MARKER), json!([MARKER]), json!({ MARKER: MARKER })] {
+            let mut v = doc.clone();
+            *at(&mut v, &path) = replacement;
+            out.push(v);
+        }
+        // JSON held in a string: the same, one level down.
+        if let Some(inner) = doc_at(doc, &path).and_then(|s| serde_json::from_str::<Value>(s).ok())
+            && inner.is_object()
+        {
+            for marked in marked_variants(&inner) {
+                let mut v = doc.clone();
+                *at(&mut v, &path) = Value::String(marked.to_string());
+                out.push(v);
+            }
+        }
+    }
+    fn doc_at<'a>(v: &'a Value, path: &[Value]) -> Option<&'a str> {
+        path.iter()
+            .try_fold(v, |node, k| match k {
+                Value::String(s) => node.get(s.as_str()),
+                Value::Number(n) => node.get(n.as_u64()? as usize),
+                _ => None,
+            })?
+            .as_str()
+    }
+    out
 }
