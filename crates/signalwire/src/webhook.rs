@@ -171,12 +171,42 @@ pub fn public_url(request_url: &str, public_base: Option<&str>) -> Result<String
     }
 }
 
+fn hex_digit(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// `+` as a space, `%XX` as the byte (a `%` without two hex digits stays as is), in one pass:
+/// runs without either are copied whole.
 fn decode_component(s: &[u8]) -> Vec<u8> {
-    let plus_as_space: Vec<u8> = s
-        .iter()
-        .map(|b| if *b == b'+' { b' ' } else { *b })
-        .collect();
-    percent_encoding::percent_decode(&plus_as_space).collect()
+    let mut out = Vec::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.iter().position(|b| *b == b'+' || *b == b'%') {
+        out.extend_from_slice(&rest[..i]);
+        if rest[i] == b'+' {
+            out.push(b' ');
+            rest = &rest[i + 1..];
+            continue;
+        }
+        let hi = rest.get(i + 1).copied().and_then(hex_digit);
+        let lo = rest.get(i + 2).copied().and_then(hex_digit);
+        match (hi, lo) {
+            (Some(h), Some(l)) => {
+                out.push(h << 4 | l);
+                rest = &rest[i + 3..];
+            }
+            _ => {
+                out.push(b'%');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// Decodes `application/x-www-form-urlencoded` data in order (`+` is a space, `%XX` a byte,
@@ -203,12 +233,19 @@ pub fn decode_form(data: &[u8], max_params: usize) -> Result<RawParams, VerifyEr
 /// The bytes that are signed: `url` followed by each parameter's name and value, sorted by
 /// name (byte order, stable: a repeated name keeps its values in order).
 pub fn signature_base<K: AsRef<[u8]>, V: AsRef<[u8]>>(url: &str, params: &[(K, V)]) -> Vec<u8> {
+    let mut out = url.as_bytes().to_vec();
+    out.extend_from_slice(&sorted_params(params));
+    out
+}
+
+/// The signed bytes after the URL: each parameter's name and value, sorted by name (stable).
+fn sorted_params<K: AsRef<[u8]>, V: AsRef<[u8]>>(params: &[(K, V)]) -> Vec<u8> {
     let mut sorted: Vec<(&[u8], &[u8])> = params
         .iter()
         .map(|(k, v)| (k.as_ref(), v.as_ref()))
         .collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
-    let mut out = url.as_bytes().to_vec();
+    let mut out = Vec::with_capacity(sorted.iter().map(|(k, v)| k.len() + v.len()).sum());
     for (k, v) in sorted {
         out.extend_from_slice(k);
         out.extend_from_slice(v);
@@ -359,6 +396,7 @@ impl Verifier {
                 );
                 if r.is_ok() {
                     result = Ok(());
+                    break;
                 }
             }
             result?;
@@ -372,24 +410,33 @@ impl Verifier {
             return Ok(Verified { url, payload });
         }
 
-        let (signed, payload): (RawParams, Payload) = if body_hash.is_some() {
-            (Vec::new(), Payload::Json(req.body.clone()))
+        let payload = if body_hash.is_some() {
+            Payload::Json(req.body.clone())
         } else if is_get {
-            (Vec::new(), Payload::Query(query_params))
+            Payload::Query(query_params)
         } else {
-            let form = decode_form(&req.body, self.max_params)?;
-            (form.clone(), Payload::Form(form))
+            Payload::Form(decode_form(&req.body, self.max_params)?)
         };
+        // Only a form body's parameters are signed (a query is part of the URL).
+        let signed = match &payload {
+            Payload::Form(form) => sorted_params(form),
+            Payload::Query(_) | Payload::Json(_) => Vec::new(),
+        };
+        // The first variant that matches ends the search: which URL form SignalWire signed is
+        // no secret (every key is still tried for each variant, in constant time).
         let mut matched = false;
         for u in &variants {
             match signature::verify_base64(
                 Algorithm::Sha1,
                 &self.keys,
                 header,
-                &[&signature_base(u, &signed)],
+                &[u.as_bytes(), &signed],
                 sig,
             ) {
-                Ok(()) => matched = true,
+                Ok(()) => {
+                    matched = true;
+                    break;
+                }
                 Err(VerifyError::SignatureMismatch) => {}
                 Err(e) => return Err(e),
             }
