@@ -14,7 +14,7 @@ use omnichannel_core::{
 };
 
 use crate::config::FrontConfig;
-use crate::model::{ChannelPayload, Envelope, FrontMessage, FrontRequest, ImportMetadata};
+use crate::model::{ChannelPayload, FrontMessage, FrontRequest, ImportMetadata};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "x-front-signature";
@@ -163,10 +163,15 @@ pub fn parse(req: &WebhookRequest) -> Result<(FrontRequest, serde_json::Value)> 
     }
     let raw: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| Error::malformed(format!("body is not JSON: {}", category(&e))))?;
-    let env: Envelope = serde_json::from_value(raw.clone())
-        .map_err(|_| Error::malformed("body has no string `type`"))?;
-    let payload = env.payload.clone().unwrap_or(serde_json::Value::Null);
-    let parsed = match env.kind.as_str() {
+    // The envelope is read in place: `raw` is kept whole for the events, nothing is copied
+    // but the typed fields.
+    let kind = raw
+        .as_object()
+        .and_then(|o| o.get("type"))
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| Error::malformed("body has no string `type`"))?;
+    let payload = raw.get("payload").unwrap_or(&serde_json::Value::Null);
+    let parsed = match kind {
         "authorization" => {
             let p: ChannelPayload = field(payload, "payload")?;
             let channel_id = p
@@ -179,7 +184,7 @@ pub fn parse(req: &WebhookRequest) -> Result<(FrontRequest, serde_json::Value)> 
         "message_autoreply" => FrontRequest::MessageAutoreply(message(payload)?),
         "message_imported" => FrontRequest::MessageImported {
             message: message(payload)?,
-            metadata: match env.metadata {
+            metadata: match raw.get("metadata") {
                 None | Some(serde_json::Value::Null) => None,
                 Some(m) => Some(field::<ImportMetadata>(m, "metadata")?),
             },
@@ -209,15 +214,15 @@ pub fn parse(req: &WebhookRequest) -> Result<(FrontRequest, serde_json::Value)> 
     Ok((parsed, raw))
 }
 
-fn message(payload: serde_json::Value) -> Result<FrontMessage> {
+fn message(payload: &serde_json::Value) -> Result<FrontMessage> {
     if !payload.is_object() {
         return Err(Error::malformed("`payload` must be a message object"));
     }
     field(payload, "payload")
 }
 
-fn field<T: serde::de::DeserializeOwned>(v: serde_json::Value, name: &str) -> Result<T> {
-    serde_json::from_value(v).map_err(|e| Error::malformed(format!("`{name}`: {}", short(&e))))
+fn field<T: serde::de::DeserializeOwned>(v: &serde_json::Value, name: &str) -> Result<T> {
+    T::deserialize(v).map_err(|e| Error::malformed(format!("`{name}`: {}", short(&e))))
 }
 
 /// A parse error without any part of the body: "missing field" messages name the field, others
