@@ -385,8 +385,17 @@ impl Channel for TiktokChannel {
     /// Verifies, parses (the envelope, then `content` a second time) and normalizes; replies
     /// 200 with an empty body, as TikTok expects.
     async fn receive(&self, req: &WebhookRequest) -> Result<Inbound> {
-        let event = self.parse(req)?;
-        Ok(Inbound::new(vec![event.normalize()], WebhookReply::ok()))
+        let mut event = self.parse(req)?;
+        // The typed event is dropped here: its envelope moves into the normalized event
+        // instead of being copied (`normalize` only copies `raw` into the event).
+        let raw = std::mem::take(match &mut event {
+            TiktokEvent::Message(m) => &mut m.raw,
+            TiktokEvent::Read(r) => &mut r.raw,
+            TiktokEvent::Other(o) => &mut o.raw,
+        });
+        let mut normalized = event.normalize();
+        normalized.raw = Some(raw);
+        Ok(Inbound::new(vec![normalized], WebhookReply::ok()))
     }
 
     async fn send(&self, msg: &dyn OutboundMessage) -> Result<SendReceipt> {

@@ -174,8 +174,9 @@ fn inner<T: serde::de::DeserializeOwned>(
 pub fn parse(body: &[u8]) -> Result<TiktokEvent> {
     let raw: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| json_error("body", &e))?;
-    let env: WebhookEnvelope =
-        serde_json::from_value(raw.clone()).map_err(|e| json_error("envelope", &e))?;
+    // Read from the tree in place (a clone of the whole body would cost as much as a parse).
+    let env = <WebhookEnvelope as serde::Deserialize>::deserialize(&raw)
+        .map_err(|e| json_error("envelope", &e))?;
     let ev = match env.event.as_str() {
         events::RECEIVE | events::SEND => {
             let content: MessageContent = inner(env.content.as_ref(), &env.event)?;
