@@ -230,7 +230,12 @@ fn ms(v: i64) -> Option<DateTime<Utc>> {
 /// A deterministic id for an event without one: `sf-` and 32 hex digits of the SHA-256 of its
 /// JSON (keys in sorted order, so the same event always gives the same id).
 pub fn derived_id(raw: &Value) -> String {
-    let bytes = serde_json::to_vec(raw).unwrap_or_default();
+    derived_id_of(raw)
+}
+
+/// [`derived_id`] of anything serializable: the SHA-256 of its JSON (a tuple is an array).
+pub fn derived_id_of<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
     let d = Sha256::digest(&bytes);
     format!("sf-{}", hex::encode(&d[..16]))
 }
@@ -266,6 +271,28 @@ mod tests {
         let v = serde_json::json!({"b": 1, "a": 2});
         assert_eq!(derived_id(&v), derived_id(&v.clone()));
         assert!(derived_id(&v).starts_with("sf-"));
+    }
+
+    #[test]
+    fn fingerprint_of_borrowed_fields_is_the_id_of_the_json_array() {
+        // parse_event hashes a tuple of borrowed fields; ids must stay those of the array.
+        let payload = Value::String(r#"{"identifier":"e1","text":"a \"quoted\" é"}"#.into());
+        let recipient = serde_json::json!({"appType": "custom", "subject": "u", "role": "EndUser"});
+        let array = serde_json::json!(["Interaction", payload, null, recipient]);
+        assert_eq!(
+            derived_id_of(&(
+                Some("Interaction"),
+                Some(&payload),
+                None::<&Value>,
+                Some(&recipient)
+            )),
+            derived_id(&array)
+        );
+        let none = serde_json::json!([null, null, null, null]);
+        assert_eq!(
+            derived_id_of(&(None::<&str>, None::<&Value>, None::<&Value>, None::<&Value>)),
+            derived_id(&none)
+        );
     }
 }
 

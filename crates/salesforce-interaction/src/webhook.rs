@@ -168,12 +168,14 @@ pub fn parse_event(v: &Value, fields: &EventFields, max_bytes: usize) -> Result<
             event_type: other.to_string(),
         },
     };
-    let fingerprint = crate::normalize::derived_id(&serde_json::json!([
-        event_type,
-        field(record, &fields.payload),
-        field(record, &fields.channel_address),
-        field(record, &fields.recipient),
-    ]));
+    // The same JSON array as `json!([type, payload, address, recipient])`, hashed as it is
+    // written, without copying the fields.
+    let fingerprint = crate::normalize::derived_id_of(&(
+        event_type.as_deref(),
+        field_ref(record, &fields.payload),
+        field_ref(record, &fields.channel_address),
+        field_ref(record, &fields.recipient),
+    ));
     Ok(PlatformEvent {
         replay_id,
         created_date,
@@ -226,19 +228,22 @@ fn find_record<'a>(top: &'a Map<String, Value>, f: &EventFields) -> Option<&'a M
 
 /// A field's value: plain, or an Avro union `{"string": ...}`; `None` when absent or null.
 fn field(record: &Map<String, Value>, name: &str) -> Option<Value> {
+    field_ref(record, name).cloned()
+}
+
+/// [`field`] without the copy.
+fn field_ref<'a>(record: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     match record.get(name)? {
         Value::Null => None,
-        Value::Object(o) if o.len() == 1 => {
+        union @ Value::Object(o) if o.len() == 1 => {
             let (k, v) = o.iter().next()?;
             match k.as_str() {
-                "string" | "long" | "int" | "boolean" | "double" => {
-                    (!v.is_null()).then(|| v.clone())
-                }
+                "string" | "long" | "int" | "boolean" | "double" => (!v.is_null()).then_some(v),
                 "null" => None,
-                _ => Some(Value::Object(o.clone())),
+                _ => Some(union),
             }
         }
-        v => Some(v.clone()),
+        v => Some(v),
     }
 }
 
@@ -274,12 +279,12 @@ pub(crate) fn json_reason(e: &serde_json::Error) -> String {
 
 /// A field holding JSON: a string to parse, or an object already decoded.
 fn json_field(record: &Map<String, Value>, name: &str) -> Result<Option<Value>> {
-    match field(record, name) {
+    match field_ref(record, name) {
         None => Ok(None),
-        Some(Value::String(s)) => serde_json::from_str(&s).map(Some).map_err(|e| {
+        Some(Value::String(s)) => serde_json::from_str(s).map(Some).map_err(|e| {
             Error::malformed(format!("field `{name}` is not JSON: {}", json_reason(&e)))
         }),
-        Some(v @ Value::Object(_)) => Ok(Some(v)),
+        Some(v @ Value::Object(_)) => Ok(Some(v.clone())),
         Some(_) => Err(Error::malformed(format!(
             "field `{name}` must be a JSON string"
         ))),
