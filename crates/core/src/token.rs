@@ -203,7 +203,7 @@ struct Inner {
     poll: Duration,
     lock_prefix: String,
     hook: Option<Hook>,
-    cache: RwLock<HashMap<String, Arc<AccessToken>>>,
+    cache: TokenCache,
     inflight: Mutex<HashMap<String, Flight>>,
     reauth: Mutex<HashSet<String>>,
 }
@@ -289,7 +289,7 @@ impl TokenManagerBuilder {
                 poll: self.poll,
                 lock_prefix: self.lock_prefix,
                 hook: self.hook,
-                cache: RwLock::new(HashMap::new()),
+                cache: TokenCache::new(),
                 inflight: Mutex::new(HashMap::new()),
                 reauth: Mutex::new(HashSet::new()),
             }),
@@ -332,13 +332,9 @@ impl TokenManager {
     }
 
     fn cached_fresh(&self, key: &str) -> Option<Arc<AccessToken>> {
-        let cache = self.inner.cache.read().unwrap_or_else(|p| p.into_inner());
-        let t = cache.get(key)?;
-        if t.is_fresh(self.inner.clock.now(), self.inner.margin) {
-            Some(t.clone())
-        } else {
-            None
-        }
+        self.inner.cache.get_if(key, |t| {
+            t.is_fresh(self.inner.clock.now(), self.inner.margin)
+        })
     }
 
     /// The provider refused `rejected` as invalid: get a different token (a newer one another
@@ -354,11 +350,7 @@ impl TokenManager {
         {
             return Ok(t);
         }
-        self.inner
-            .cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+        self.inner.cache.remove(key);
         self.refresh_shared(key, Some(rejected.clone())).await
     }
 
@@ -371,21 +363,13 @@ impl TokenManager {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(key);
-        self.inner
-            .cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.to_string(), Arc::new(token));
+        self.inner.cache.insert(key, Arc::new(token));
         Ok(())
     }
 
     /// Forgets the token for `key` everywhere (disconnecting an account).
     pub async fn remove(&self, key: &str) -> Result<()> {
-        self.inner
-            .cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+        self.inner.cache.remove(key);
         self.inner.store.delete(key).await
     }
 
@@ -434,6 +418,81 @@ impl TokenManager {
     }
 }
 
+/// The in-process token cache, in shards so that readers on different threads touch different
+/// memory: a lock word and a token reference count written by every reader would make readers
+/// on two cores take turns. Each shard holds its own copy of a token; a thread reads the shard
+/// assigned to it, writers update every shard.
+struct TokenCache {
+    shards: Box<[Shard]>,
+}
+
+/// One shard, alone on its cache lines (128 bytes: adjacent-line prefetching pairs 64-byte lines).
+#[repr(align(128))]
+struct Shard(RwLock<HashMap<String, Arc<AccessToken>>>);
+
+impl TokenCache {
+    fn new() -> Self {
+        // More shards than cores, so that threads rarely share one (threads get consecutive
+        // numbers, hence different shards, until the numbers wrap).
+        let n = std::thread::available_parallelism()
+            .map_or(4, std::num::NonZeroUsize::get)
+            .saturating_mul(4)
+            .clamp(8, 64)
+            .next_power_of_two();
+        TokenCache {
+            shards: (0..n).map(|_| Shard(RwLock::new(HashMap::new()))).collect(),
+        }
+    }
+
+    /// The shard of the calling thread (threads are numbered in order of first use).
+    fn local(&self) -> &Shard {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+        }
+        let slot = SLOT.with(|s| *s);
+        &self.shards[slot & (self.shards.len() - 1)]
+    }
+
+    /// The cached token for `key` if `fresh` accepts it.
+    fn get_if(
+        &self,
+        key: &str,
+        fresh: impl FnOnce(&AccessToken) -> bool,
+    ) -> Option<Arc<AccessToken>> {
+        let shard = self.local().0.read().unwrap_or_else(|p| p.into_inner());
+        let t = shard.get(key)?;
+        fresh(t).then(|| t.clone())
+    }
+
+    /// Caches `token` for `key` in every shard (the first keeps this `Arc`, the others a copy).
+    fn insert(&self, key: &str, token: Arc<AccessToken>) {
+        for (i, shard) in self.shards.iter().enumerate() {
+            let t = if i == 0 {
+                token.clone()
+            } else {
+                Arc::new(AccessToken::clone(&token))
+            };
+            shard
+                .0
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key.to_string(), t);
+        }
+    }
+
+    fn remove(&self, key: &str) {
+        for shard in self.shards.iter() {
+            shard
+                .0
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(key);
+        }
+    }
+}
+
 impl Inner {
     fn usable(&self, t: &AccessToken, stale: Option<&AccessToken>) -> bool {
         t.is_fresh(self.clock.now(), self.margin) && !stale.is_some_and(|s| s.same_value(t))
@@ -441,10 +500,7 @@ impl Inner {
 
     fn remember(&self, key: &str, t: AccessToken) -> Arc<AccessToken> {
         let t = Arc::new(t);
-        self.cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.to_string(), t.clone());
+        self.cache.insert(key, t.clone());
         t
     }
 
@@ -782,6 +838,57 @@ mod tests {
             m.access_token("biz").await.unwrap().value.expose_secret(),
             "tok-1"
         );
+    }
+
+    #[test]
+    fn every_thread_sees_set_rejected_and_removed_tokens() {
+        let clock = Arc::new(FixedClock::new(t0()));
+        let src = Counting::new(clock.clone());
+        let m = TokenManager::builder(src.clone())
+            .clock(clock.clone())
+            .build();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let fresh = |v: &str| AccessToken::new(v).expires_at(t0() + chrono::Duration::hours(1));
+        // Read the token on more threads than there are shards, after each change.
+        let seen_everywhere = |m: &TokenManager| -> Vec<String> {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..100)
+                    .map(|_| {
+                        s.spawn(|| {
+                            let rt = tokio::runtime::Builder::new_current_thread()
+                                .enable_all()
+                                .build()
+                                .unwrap();
+                            rt.block_on(m.access_token("biz"))
+                                .unwrap()
+                                .value
+                                .expose_secret()
+                                .to_string()
+                        })
+                    })
+                    .collect();
+                let mut v: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+                v.dedup();
+                v
+            })
+        };
+        rt.block_on(m.set_token("biz", fresh("a"))).unwrap();
+        assert_eq!(seen_everywhere(&m), ["a"]);
+        rt.block_on(m.set_token("biz", fresh("b"))).unwrap();
+        assert_eq!(seen_everywhere(&m), ["b"]);
+        // A rejection clears every shard: one refresh, then everyone has it.
+        let rejected = fresh("b");
+        let n = rt.block_on(m.token_rejected("biz", &rejected)).unwrap();
+        assert_eq!(n.value.expose_secret(), "tok-1");
+        assert_eq!(seen_everywhere(&m), ["tok-1"]);
+        assert_eq!(src.calls.load(Ordering::SeqCst), 1);
+        // Removed everywhere: the next reads refresh once (single flight across threads is not
+        // promised here, only that no thread keeps the removed token).
+        rt.block_on(m.remove("biz")).unwrap();
+        assert!(seen_everywhere(&m).iter().all(|v| v != "tok-1"));
     }
 
     #[test]
