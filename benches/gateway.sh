@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Gateway throughput on loopback, in one run: `omnichannel serve` on its embedded defaults
+# (every provider on demo settings, in-memory stores, events to stdout, here /dev/null)
+# against a bare axum handler (crates/axum/examples/bare.rs) on the same machine.
+#
+# Load: wrk (installed with apt-get when missing) posting signed ~1 KiB TikTok `im_receive_msg`
+# webhooks to /webhooks/tiktok/demo (signature verification on, demo secret, fresh timestamp):
+#   - unique:  every request a new message id (verify + parse + normalize + dedup insert + sink);
+#   - replay:  one request over and over (verify + parse + dedup hit: a provider's redelivery).
+# Reported per target and mode: requests/s, p50 and p99 latency (wrk, microseconds); then the
+# default gateway's peak RSS (VmHWM of /proc/<pid>/status) after all its runs.
+#
+# usage: benches/gateway.sh            (DURATION=5 CONNECTIONS=32 THREADS=1 UNIQUE=400000)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+DURATION=${DURATION:-5}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-1}
+UNIQUE=${UNIQUE:-400000}
+GW_ADDR=${GW_ADDR:-127.0.0.1:18080}
+QUIET_ADDR=${QUIET_ADDR:-127.0.0.1:18081}
+BARE_ADDR=${BARE_ADDR:-127.0.0.1:18090}
+WORK=$(mktemp -d)
+PIDS=()
+
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk" >&2
+  apt-get install -y wrk >/dev/null
+fi
+
+echo "building (release)" >&2
+(cd "$ROOT" && cargo build --release -q -p omnichannel-cli --bin omnichannel \
+  && cargo build --release -q -p omnichannel-axum --example bare)
+
+wait_port() {
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "nothing listens on $1" >&2
+  exit 1
+}
+
+# The gateway as `omnichannel serve` runs by default (an `info` access-log line per request on
+# stderr, here a file), and a second one with `RUST_LOG=warn` (no per-request log line).
+"$TARGET/release/omnichannel" serve --listen "$GW_ADDR" >/dev/null 2>"$WORK/gateway.log" &
+GW_PID=$!
+PIDS+=("$GW_PID")
+RUST_LOG=warn "$TARGET/release/omnichannel" serve --listen "$QUIET_ADDR" >/dev/null 2>"$WORK/quiet.log" &
+PIDS+=("$!")
+"$TARGET/release/examples/bare" "$BARE_ADDR" 2>/dev/null &
+PIDS+=("$!")
+wait_port "$GW_ADDR"
+wait_port "$QUIET_ADDR"
+wait_port "$BARE_ADDR"
+
+run() { # target address, mode, requests file
+  local out
+  out=$(GW_REQUESTS="$3" GW_PATH=/webhooks/tiktok/demo GW_THREADS="$THREADS" \
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "$ROOT/benches/gateway.lua" "http://$2" 2>&1)
+  local line
+  line=$(grep '^RESULT' <<<"$out" || { echo "$out" >&2; exit 1; })
+  printf '%-13s %-7s %s\n' "$1" "$4" "${line#RESULT }"
+}
+
+python3 "$ROOT/benches/gateway_requests.py" 1 "$WORK/replay.tsv" >&2
+echo "target        mode    result"
+run bare "$BARE_ADDR" "$WORK/replay.tsv" replay
+run gateway "$GW_ADDR" "$WORK/replay.tsv" replay
+run gateway-warn "$QUIET_ADDR" "$WORK/replay.tsv" replay
+# Fresh ids (and a fresh timestamp) for each unique run, so that none is a redelivery while
+# `wrapped` is 0 (raise UNIQUE if it is not).
+python3 "$ROOT/benches/gateway_requests.py" "$UNIQUE" "$WORK/unique.tsv" >&2
+run bare "$BARE_ADDR" "$WORK/unique.tsv" unique
+run gateway "$GW_ADDR" "$WORK/unique.tsv" unique
+python3 "$ROOT/benches/gateway_requests.py" "$UNIQUE" "$WORK/unique.tsv" >&2
+run gateway-warn "$QUIET_ADDR" "$WORK/unique.tsv" unique
+
+grep -E '^(VmHWM|VmRSS)' "/proc/$GW_PID/status" | tr -s ' \t' ' ' | sed 's/^/gateway /'
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(free -m | awk '/^Mem:/ {print $2}') MiB"
+echo "rustc processes running during the run: $(pgrep -c rustc || true)"
