@@ -141,9 +141,15 @@ impl FrontChannel {
     pub fn receive_typed(&self, req: &WebhookRequest) -> Result<(Vec<FrontEvent>, WebhookReply)> {
         webhook::verify(&self.config, req, self.clock.now())?;
         let (parsed, raw) = webhook::parse(req)?;
-        let path = url::Url::parse(&req.url)
-            .map(|u| u.path().to_string())
-            .unwrap_or_else(|_| req.url.clone());
+        // Only a delete uses the path (the id of a delete without a channel id): other
+        // requests do not pay for parsing the URL.
+        let path = if matches!(parsed, FrontRequest::Delete { .. }) {
+            url::Url::parse(&req.url)
+                .map(|u| u.path().to_string())
+                .unwrap_or_else(|_| req.url.clone())
+        } else {
+            String::new()
+        };
         normalize::handle(&self.config, parsed, raw, &path)
     }
 
