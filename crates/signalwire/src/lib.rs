@@ -158,7 +158,7 @@ impl SignalwireChannel {
     /// Verifies and parses a request into the typed event and the payload as received.
     pub fn parse(&self, req: &WebhookRequest) -> Result<(SignalwireEvent, serde_json::Value)> {
         let verified = self.verifier.verify(req)?;
-        webhook::parse(&verified, self.config.max_params, self.config.max_media)
+        webhook::parse_owned(verified, self.config.max_params, self.config.max_media)
     }
 }
 

@@ -473,17 +473,7 @@ fn utf8(bytes: Vec<u8>, what: &str) -> Result<String> {
 /// The parameters of a verified request as text, and the `raw` JSON of its events.
 pub fn params_of(payload: &Payload, max_params: usize) -> Result<(Params, serde_json::Value)> {
     match payload {
-        Payload::Form(raw) | Payload::Query(raw) => {
-            let mut out = Vec::with_capacity(raw.len());
-            for (k, v) in raw {
-                let k = utf8(k.clone(), "a parameter name")?;
-                let v = utf8(v.clone(), "the value of a parameter")?;
-                out.push((k, v));
-            }
-            let params = Params(out);
-            let json = params.to_json();
-            Ok((params, json))
-        }
+        Payload::Form(raw) | Payload::Query(raw) => text_params(raw.clone()),
         Payload::Json(body) => {
             let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
                 Error::malformed(format!(
@@ -528,6 +518,34 @@ pub fn parse(
 ) -> Result<(SignalwireEvent, serde_json::Value)> {
     let (params, raw) = params_of(&verified.payload, max_params)?;
     Ok((SignalwireEvent::from_params(params, max_media)?, raw))
+}
+
+/// [`parse`] of a request the caller no longer needs: the decoded parameters become the text
+/// parameters without a copy.
+pub fn parse_owned(
+    verified: Verified,
+    max_params: usize,
+    max_media: usize,
+) -> Result<(SignalwireEvent, serde_json::Value)> {
+    let (params, raw) = match verified.payload {
+        Payload::Form(decoded) | Payload::Query(decoded) => text_params(decoded)?,
+        json @ Payload::Json(_) => params_of(&json, max_params)?,
+    };
+    Ok((SignalwireEvent::from_params(params, max_media)?, raw))
+}
+
+/// Decoded parameters as text (each must be UTF-8), and their `raw` JSON object.
+fn text_params(decoded: RawParams) -> Result<(Params, serde_json::Value)> {
+    let mut out = Vec::with_capacity(decoded.len());
+    for (k, v) in decoded {
+        out.push((
+            utf8(k, "a parameter name")?,
+            utf8(v, "the value of a parameter")?,
+        ));
+    }
+    let params = Params(out);
+    let json = params.to_json();
+    Ok((params, json))
 }
 
 #[cfg(test)]
