@@ -423,7 +423,10 @@ fn salesforce(size: usize) -> Case {
     }
 }
 
-const PROVIDERS: [(&str, fn(usize) -> Case); 6] = [
+/// Builds a provider's case for a body size.
+type MakeCase = fn(usize) -> Case;
+
+const PROVIDERS: [(&str, MakeCase); 6] = [
     ("tiktok", tiktok),
     ("front", front),
     ("signalwire", signalwire),
