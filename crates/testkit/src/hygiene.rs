@@ -77,12 +77,23 @@ pub fn secrets_of(config: &Value) -> Vec<String> {
 /// thread's default, and `tracing` caches per process whether a log line is wanted, so other
 /// tests logging in parallel without a subscriber would hide lines from the capture.
 pub async fn fixture_logs_leaks(registry: &Registry, dirs: &[PathBuf]) -> Vec<String> {
+    fixture_logs_leaks_with(registry, dirs, &|_| Vec::new()).await
+}
+
+/// [`fixture_logs_leaks`], also looking for the secrets `derived` makes from each fixture
+/// config (for example SignalWire's Basic credentials, base64 of `project_id:api_token`).
+pub async fn fixture_logs_leaks_with(
+    registry: &Registry,
+    dirs: &[PathBuf],
+    derived: &(dyn Fn(&Value) -> Vec<String> + Sync),
+) -> Vec<String> {
     let mut problems = Vec::new();
     let mut secrets = Vec::new();
     for dir in dirs {
         for path in fixture_files(dir).unwrap_or_default() {
             if let Ok(fx) = load(&path) {
                 secrets.extend(secrets_of(&fx.config));
+                secrets.extend(derived(&fx.config));
             }
         }
     }
