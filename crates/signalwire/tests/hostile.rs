@@ -3,7 +3,7 @@
 //! (hex scheme), of a form body (decoded parameters differ) or of the header, or another key,
 //! fails; missing, doubled, empty, non-ASCII and huge headers each fail with their own kind;
 //! the form parser answers any signed bytes; parameter, media and body limits hold at and just
-//! over; error texts carry no secret, expected signature or body. `properties.rs` covers
+//! over; error texts carry no secret, expected signature or body. `robustness.rs` covers
 //! tampered parameters and unsigned inputs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
