@@ -473,7 +473,7 @@ async fn handle_webhook(
         delivered += 1;
     }
     let status = inbound.reply.status.as_u16();
-    tracing::info!(status, delivered, duplicates, "accepted");
+    tracing::debug!(status, delivered, duplicates, "accepted");
     reply_response(inbound.reply)
 }
 
