@@ -34,6 +34,7 @@
 pub mod compare;
 pub mod decode;
 pub mod fixture;
+pub mod hostile;
 pub mod hygiene;
 pub mod runner;
 

@@ -5,6 +5,7 @@
 //! secret, expected signature or body. `robustness.rs` covers the parser on raw bytes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use omnichannel_testkit::hostile::{MARKER, marked_variants};
 use std::sync::{Arc, LazyLock};
 
 use chrono::DateTime;
@@ -306,69 +307,4 @@ fn refusals_never_quote_the_body() {
         }
     }
     assert!(refused > 20, "only {refused} refusals");
-}
-
-const MARKER: &str = "body-content-marker-7f3a";
-
-/// Every variant of `doc` with one node replaced by the marker in another shape (a string where
-/// an object is expected, an array, an object), and, for strings that hold JSON, the same inside.
-fn marked_variants(doc: &serde_json::Value) -> Vec<serde_json::Value> {
-    use serde_json::{Value, json};
-    fn paths(v: &Value, path: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
-        out.push(path.clone());
-        match v {
-            Value::Object(o) => {
-                for (k, x) in o {
-                    path.push(json!(k));
-                    paths(x, path, out);
-                    path.pop();
-                }
-            }
-            Value::Array(a) => {
-                for (i, x) in a.iter().enumerate() {
-                    path.push(json!(i));
-                    paths(x, path, out);
-                    path.pop();
-                }
-            }
-            _ => {}
-        }
-    }
-    fn at<'a>(v: &'a mut Value, path: &[Value]) -> &'a mut Value {
-        path.iter().fold(v, |node, k| match k {
-            Value::String(s) => &mut node[s.as_str()],
-            Value::Number(n) => &mut node[n.as_u64().unwrap_or(0) as usize],
-            _ => node,
-        })
-    }
-    let mut all = Vec::new();
-    paths(doc, &mut Vec::new(), &mut all);
-    let mut out = Vec::new();
-    for path in all {
-        for replacement in [json!(MARKER), json!([MARKER]), json!({ MARKER: MARKER })] {
-            let mut v = doc.clone();
-            *at(&mut v, &path) = replacement;
-            out.push(v);
-        }
-        // JSON held in a string: the same, one level down.
-        if let Some(inner) = doc_at(doc, &path).and_then(|s| serde_json::from_str::<Value>(s).ok())
-            && inner.is_object()
-        {
-            for marked in marked_variants(&inner) {
-                let mut v = doc.clone();
-                *at(&mut v, &path) = Value::String(marked.to_string());
-                out.push(v);
-            }
-        }
-    }
-    fn doc_at<'a>(v: &'a Value, path: &[Value]) -> Option<&'a str> {
-        path.iter()
-            .try_fold(v, |node, k| match k {
-                Value::String(s) => node.get(s.as_str()),
-                Value::Number(n) => node.get(n.as_u64()? as usize),
-                _ => None,
-            })?
-            .as_str()
-    }
-    out
 }
