@@ -432,12 +432,14 @@ struct Shard(RwLock<HashMap<String, Arc<AccessToken>>>);
 
 impl TokenCache {
     fn new() -> Self {
-        // More shards than cores, so that threads rarely share one (threads get consecutive
-        // numbers, hence different shards, until the numbers wrap).
+        // Twice as many shards as cores, so that threads rarely share one (threads get
+        // consecutive numbers, hence different shards, until the numbers wrap). Every shard holds
+        // its own copy of each token, so the count is capped: a host with many accounts keeps at
+        // most 16 copies of each token (a few KiB per account), not one per thread.
         let n = std::thread::available_parallelism()
             .map_or(4, std::num::NonZeroUsize::get)
-            .saturating_mul(4)
-            .clamp(8, 64)
+            .saturating_mul(2)
+            .clamp(4, 16)
             .next_power_of_two();
         TokenCache {
             shards: (0..n).map(|_| Shard(RwLock::new(HashMap::new()))).collect(),
