@@ -1,4 +1,74 @@
-//! Helpers for hostile-input tests shared by the provider crates.
+//! Helpers for hostile-input tests shared by the provider crates: header shapes a verifier
+//! must refuse, and body variants that carry a marker into every node.
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use proptest::prelude::*;
+
+/// A hostile shape of a header that verification depends on.
+#[derive(Debug, Clone)]
+pub enum HeaderShape {
+    /// Absent.
+    Missing,
+    /// Sent twice with the same value.
+    Doubled,
+    /// Present and empty.
+    Empty,
+    /// The good value with a non-ASCII character appended.
+    NonAscii,
+    /// The good value with this many filler characters appended.
+    Huge(usize),
+}
+
+/// Every [`HeaderShape`], huge ones from 1 KiB to about 70 KB.
+pub fn header_shape() -> impl Strategy<Value = HeaderShape> {
+    prop_oneof![
+        Just(HeaderShape::Missing),
+        Just(HeaderShape::Doubled),
+        Just(HeaderShape::Empty),
+        Just(HeaderShape::NonAscii),
+        (1025usize..70_000).prop_map(HeaderShape::Huge),
+    ]
+}
+
+impl HeaderShape {
+    /// Gives header `name` (which must be present, with its good value) this shape;
+    /// `huge(n)` is what [`Huge`](HeaderShape::Huge) appends.
+    #[allow(clippy::expect_used)]
+    pub fn apply(&self, headers: &mut HeaderMap, name: &str, huge: impl Fn(usize) -> String) {
+        let name = HeaderName::from_bytes(name.as_bytes()).expect("a valid header name");
+        let good = headers
+            .get(&name)
+            .cloned()
+            .expect("the header to reshape is present");
+        match self {
+            HeaderShape::Missing => {
+                headers.remove(&name);
+            }
+            HeaderShape::Doubled => {
+                headers.append(name, good);
+            }
+            HeaderShape::Empty => {
+                headers.insert(name, HeaderValue::from_static(""));
+            }
+            HeaderShape::NonAscii => {
+                let mut v = good.as_bytes().to_vec();
+                v.extend_from_slice("é".as_bytes());
+                headers.insert(
+                    name,
+                    HeaderValue::from_bytes(&v).expect("bytes without controls"),
+                );
+            }
+            HeaderShape::Huge(n) => {
+                let mut v = good.as_bytes().to_vec();
+                v.extend_from_slice(huge(*n).as_bytes());
+                headers.insert(
+                    name,
+                    HeaderValue::from_bytes(&v).expect("bytes without controls"),
+                );
+            }
+        }
+    }
+}
 
 /// A string no fixture contains: an error text that holds it quotes the request body.
 pub const MARKER: &str = "body-content-marker-7f3a";
