@@ -35,13 +35,9 @@ use crate::webhook::{EventBody, InteractionEvent, PlatformEvent};
 /// The normalized events of a platform event (one per platform event).
 pub fn normalize(ev: &PlatformEvent, raw: &Value) -> Vec<Event> {
     let e = match &ev.body {
-        EventBody::Interaction(i) => interaction(i, ev.created_date, &ev.fingerprint),
+        EventBody::Interaction(i) => interaction(i, ev.created_date, &ev.id),
         EventBody::RoutingRequested(r) => {
-            let id = r
-                .payload
-                .routing_event_id()
-                .unwrap_or_else(|| ev.fingerprint.clone());
-            let mut e = Event::new(Provider::Salesforce, EventKind::Other, id);
+            let mut e = Event::new(Provider::Salesforce, EventKind::Other, ev.id.clone());
             e.channel_id = r.channel_address_identifier.clone();
             e.conversation_id = r.payload.conversation_identifier.clone();
             e.recipient = r.recipient.as_ref().map(party);
@@ -50,11 +46,7 @@ pub fn normalize(ev: &PlatformEvent, raw: &Value) -> Vec<Event> {
             e
         }
         EventBody::Other { .. } => {
-            let mut e = Event::new(
-                Provider::Salesforce,
-                EventKind::Other,
-                ev.fingerprint.clone(),
-            );
+            let mut e = Event::new(Provider::Salesforce, EventKind::Other, ev.id.clone());
             e.occurred_at = ev.created_date.and_then(ms);
             e
         }
@@ -64,19 +56,8 @@ pub fn normalize(ev: &PlatformEvent, raw: &Value) -> Vec<Event> {
     vec![e]
 }
 
-fn interaction(i: &InteractionEvent, created: Option<i64>, fingerprint: &str) -> Event {
+fn interaction(i: &InteractionEvent, created: Option<i64>, id: &str) -> Event {
     let entry = &i.entry;
-    let id = entry
-        .identifier
-        .clone()
-        .or_else(|| {
-            entry
-                .entry_payload
-                .get("id")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| fingerprint.to_string());
     let mut e = Event::new(Provider::Salesforce, EventKind::Other, id);
     e.channel_id = i.channel_address_identifier.clone();
     e.conversation_id = i.conversation_identifier.clone();
@@ -235,8 +216,21 @@ pub fn derived_id(raw: &Value) -> String {
 
 /// [`derived_id`] of anything serializable: the SHA-256 of its JSON (a tuple is an array).
 pub fn derived_id_of<T: serde::Serialize + ?Sized>(value: &T) -> String {
-    let bytes = serde_json::to_vec(value).unwrap_or_default();
-    let d = Sha256::digest(&bytes);
+    /// Feeds the JSON to the hash as it is written (no buffer of the whole document).
+    struct HashWriter(Sha256);
+    impl std::io::Write for HashWriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut w = HashWriter(Sha256::new());
+    // Serializing plain data into a writer that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut w, value);
+    let d = w.0.finalize();
     format!("sf-{}", hex::encode(&d[..16]))
 }
 
@@ -271,6 +265,13 @@ mod tests {
         let v = serde_json::json!({"b": 1, "a": 2});
         assert_eq!(derived_id(&v), derived_id(&v.clone()));
         assert!(derived_id(&v).starts_with("sf-"));
+    }
+
+    #[test]
+    fn streamed_digest_is_the_digest_of_the_serialized_json() {
+        let v = serde_json::json!({"text": "a \"quoted\" é 🙏\n", "n": [1, 2.5, null, true]});
+        let d = Sha256::digest(serde_json::to_vec(&v).unwrap());
+        assert_eq!(derived_id(&v), format!("sf-{}", hex::encode(&d[..16])));
     }
 
     #[test]

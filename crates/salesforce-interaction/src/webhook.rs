@@ -46,9 +46,11 @@ pub struct PlatformEvent {
     pub replay_id: Option<String>,
     /// `CreatedDate` (epoch ms), when present.
     pub created_date: Option<i64>,
-    /// A deterministic id of the event's content (event type and payload field), the same
-    /// whatever wrapper or replay id it arrived with: the dedup key of events without an id.
-    pub fingerprint: String,
+    /// The dedup key: the id the event carries (the entry's `identifier`, else its payload's
+    /// `id`; a routing request's `eventId`), or, for an event without one, a deterministic
+    /// digest of its content (event type, payload, channel address and recipient fields), the
+    /// same whatever wrapper or replay id it arrived with. The digest is computed only then.
+    pub id: String,
     /// What the event carries.
     pub body: EventBody,
 }
@@ -168,18 +170,31 @@ pub fn parse_event(v: &Value, fields: &EventFields, max_bytes: usize) -> Result<
             event_type: other.to_string(),
         },
     };
+    let own_id = match &body {
+        EventBody::Interaction(i) => i.entry.identifier.clone().or_else(|| {
+            i.entry
+                .entry_payload
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }),
+        EventBody::RoutingRequested(r) => r.payload.routing_event_id(),
+        EventBody::Other { .. } => None,
+    };
     // The same JSON array as `json!([type, payload, address, recipient])`, hashed as it is
     // written, without copying the fields.
-    let fingerprint = crate::normalize::derived_id_of(&(
-        event_type.as_deref(),
-        field_ref(record, &fields.payload),
-        field_ref(record, &fields.channel_address),
-        field_ref(record, &fields.recipient),
-    ));
+    let id = own_id.unwrap_or_else(|| {
+        crate::normalize::derived_id_of(&(
+            event_type.as_deref(),
+            field_ref(record, &fields.payload),
+            field_ref(record, &fields.channel_address),
+            field_ref(record, &fields.recipient),
+        ))
+    });
     Ok(PlatformEvent {
         replay_id,
         created_date,
-        fingerprint,
+        id,
         body,
     })
 }
@@ -440,14 +455,14 @@ mod tests {
             1 << 20,
         )
         .unwrap();
-        assert_eq!(a.fingerprint, b.fingerprint);
+        assert_eq!(a.id, b.id);
         let c = parse_event(
             &json!({"P__c": "{\"x\":1}", "T__c": "Future"}),
             &fields(),
             1 << 20,
         )
         .unwrap();
-        assert_ne!(a.fingerprint, c.fingerprint);
+        assert_ne!(a.id, c.id);
     }
 
     #[test]
