@@ -55,8 +55,8 @@ use http::Method;
 use omnichannel_core::http::{Idempotency, read_body_limited};
 use omnichannel_core::{
     AttachmentKind, Capabilities, Channel, ChannelEnv, ChannelFactory, Clock, Error, Inbound,
-    InboundEvent, OutboundMessage, Provider, Result, SendReceipt, SendStatus, VerifyError,
-    WebhookReply, WebhookRequest,
+    OutboundMessage, Provider, Result, SendReceipt, SendStatus, VerifyError, WebhookReply,
+    WebhookRequest,
 };
 use serde_json::{Value, json};
 
@@ -237,7 +237,7 @@ impl Channel for FrontChannel {
     async fn receive(&self, req: &WebhookRequest) -> Result<Inbound> {
         let (events, reply) = self.receive_typed(req)?;
         Ok(Inbound::new(
-            events.iter().map(InboundEvent::normalize).collect(),
+            events.into_iter().map(FrontEvent::into_event).collect(),
             reply,
         ))
     }

@@ -205,11 +205,53 @@ impl InboundEvent for FrontEvent {
     }
 
     fn normalize(&self) -> Event {
+        let mut e = self.event_without_raw();
+        let raw = self.raw_arc();
+        if !raw.is_null() {
+            e.raw = Some((**raw).clone());
+        }
+        e
+    }
+}
+
+impl FrontEvent {
+    /// The normalized form, consuming the typed event: its payload moves into the event
+    /// (copied only while another event of the same request still shares it).
+    pub fn into_event(self) -> Event {
+        let mut e = self.event_without_raw();
+        let raw = self.into_raw_arc();
+        let raw = Arc::try_unwrap(raw).unwrap_or_else(|shared| (*shared).clone());
+        if !raw.is_null() {
+            e.raw = Some(raw);
+        }
+        e
+    }
+
+    /// The payload as received, shared by the events of one request.
+    fn raw_arc(&self) -> &Arc<Value> {
+        match self {
+            FrontEvent::ChannelAuthorized { raw, .. }
+            | FrontEvent::MessageImported { raw, .. }
+            | FrontEvent::ChannelRemoved { raw, .. } => raw,
+            FrontEvent::Message(m) => &m.raw,
+        }
+    }
+
+    fn into_raw_arc(self) -> Arc<Value> {
+        match self {
+            FrontEvent::ChannelAuthorized { raw, .. }
+            | FrontEvent::MessageImported { raw, .. }
+            | FrontEvent::ChannelRemoved { raw, .. } => raw,
+            FrontEvent::Message(m) => m.raw,
+        }
+    }
+
+    /// Everything of the normalized form but `raw`.
+    fn event_without_raw(&self) -> Event {
         let mut e = Event::new(Provider::Front, self.kind(), self.id());
         match self {
-            FrontEvent::ChannelAuthorized { channel_id, raw } => {
+            FrontEvent::ChannelAuthorized { channel_id, .. } => {
                 e.channel_id = Some(channel_id.clone());
-                e.raw = Some((**raw).clone());
             }
             FrontEvent::Message(m) => {
                 let msg = &m.message;
@@ -224,13 +266,12 @@ impl InboundEvent for FrontEvent {
                 e.text = msg.text.clone().or_else(|| msg.body.clone());
                 e.attachments = attachments(msg);
                 e.reply_to = msg.replied_to_id().map(str::to_string);
-                e.raw = Some((*m.raw).clone());
             }
             FrontEvent::MessageImported {
                 message,
                 metadata,
                 channel_id,
-                raw,
+                ..
             } => {
                 e.occurred_at = message.created_at_utc();
                 e.channel_id = channel_id.clone();
@@ -244,15 +285,9 @@ impl InboundEvent for FrontEvent {
                         Direction::Outbound
                     }
                 });
-                e.raw = Some((**raw).clone());
             }
-            FrontEvent::ChannelRemoved {
-                channel_id, raw, ..
-            } => {
+            FrontEvent::ChannelRemoved { channel_id, .. } => {
                 e.channel_id = channel_id.clone();
-                if !raw.is_null() {
-                    e.raw = Some((**raw).clone());
-                }
             }
         }
         e
@@ -719,6 +754,28 @@ mod tests {
         let small = cfg().max_recipients(1).build().unwrap();
         let e = handle(&small, two_recipients(), Value::Null, "/").unwrap_err();
         assert_eq!(e.kind(), "malformed_payload");
+    }
+
+    #[test]
+    fn into_event_is_normalize_and_moves_the_shared_payload_last() {
+        let raw = json!({"type": "message", "payload": {"id": "msg_1"}});
+        let (events, _) =
+            handle(&cfg().build().unwrap(), two_recipients(), raw.clone(), "/").unwrap();
+        let by_ref: Vec<Event> = events.iter().map(InboundEvent::normalize).collect();
+        let moved: Vec<Event> = events.into_iter().map(FrontEvent::into_event).collect();
+        assert_eq!(moved, by_ref);
+        assert_eq!(moved[0].raw.as_ref(), Some(&raw));
+        assert_eq!(moved[1].raw.as_ref(), Some(&raw));
+        // A delete without a body has no `raw`, either way.
+        let (events, _) = handle(
+            &cfg().build().unwrap(),
+            FrontRequest::Delete { channel_id: None },
+            Value::Null,
+            "/x",
+        )
+        .unwrap();
+        assert_eq!(events[0].normalize().raw, None);
+        assert_eq!(events.into_iter().next().unwrap().into_event().raw, None);
     }
 
     #[test]
