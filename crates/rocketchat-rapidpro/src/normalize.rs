@@ -120,7 +120,7 @@ pub fn room_opened_event(app_id: &str, body: &Value) -> Event {
 /// answered to RapidPro).
 pub fn visitor_message_event(
     app_id: &str,
-    body: &Value,
+    body: Value,
     token: &str,
     message_id: &str,
     attachments: &[Attachment],
@@ -136,7 +136,7 @@ pub fn visitor_message_event(
         .filter(|t| !t.is_empty())
         .map(str::to_string);
     e.attachments = attachments.iter().map(event_attachment).collect();
-    e.raw = Some(body.clone());
+    e.raw = Some(body);
     e
 }
 

@@ -176,7 +176,7 @@ impl RapidproChannel {
         }
     }
 
-    async fn handle(&self, endpoint: Endpoint, method: &Method, body: &Value) -> Result<Inbound> {
+    async fn handle(&self, endpoint: Endpoint, method: &Method, body: Value) -> Result<Inbound> {
         let app_id = self.config.app_id.as_str();
         match (endpoint, method) {
             (Endpoint::SecretCheck, _) => Ok(Inbound::new(
@@ -194,18 +194,18 @@ impl RapidproChannel {
                 ))
             }
             (Endpoint::Settings, _) => {
-                validated(body, validate::SETTINGS)?;
-                let url = str_at(body, &["webhook", "url"]);
+                validated(&body, validate::SETTINGS)?;
+                let url = str_at(&body, &["webhook", "url"]);
                 self.store.set_callback_url(url).await?;
                 Ok(Inbound::new(
-                    vec![normalize::settings_event(app_id, body, url)],
+                    vec![normalize::settings_event(app_id, &body, url)],
                     WebhookReply::empty(StatusCode::NO_CONTENT),
                 ))
             }
-            (Endpoint::Room, _) => self.open_room(body).await,
+            (Endpoint::Room, _) => self.open_room(&body).await,
             (Endpoint::RoomClose, _) => {
-                validated(body, validate::ROOM_CLOSE)?;
-                let token = str_at(body, &["visitor", "token"]);
+                validated(&body, validate::ROOM_CLOSE)?;
+                let token = str_at(&body, &["visitor", "token"]);
                 let Some(room) = self.store.room(token).await? else {
                     return Ok(answer(StatusCode::NOT_FOUND, &no_room(token)));
                 };
@@ -213,13 +213,14 @@ impl RapidproChannel {
                 Ok(Inbound::new(
                     vec![normalize::room_closed_event(
                         app_id,
-                        body,
+                        &body,
                         token,
                         &room.ticket_id,
                     )],
                     WebhookReply::empty(StatusCode::NO_CONTENT),
                 ))
             }
+            // The message moves into its event; the other endpoints read the body in place.
             (Endpoint::VisitorMessage, _) => self.visitor_message(body).await,
         }
     }
@@ -261,11 +262,11 @@ impl RapidproChannel {
         ))
     }
 
-    async fn visitor_message(&self, body: &Value) -> Result<Inbound> {
-        validated(body, validate::VISITOR_MESSAGE)?;
-        let token = str_at(body, &["visitor", "token"]);
-        let Some(room) = self.store.room(token).await? else {
-            return Ok(answer(StatusCode::NOT_FOUND, &no_room(token)));
+    async fn visitor_message(&self, body: Value) -> Result<Inbound> {
+        validated(&body, validate::VISITOR_MESSAGE)?;
+        let token = str_at(&body, &["visitor", "token"]).to_string();
+        let Some(room) = self.store.room(&token).await? else {
+            return Ok(answer(StatusCode::NOT_FOUND, &no_room(&token)));
         };
         if room.closed {
             self.resend_close(&room).await?;
@@ -295,13 +296,13 @@ impl RapidproChannel {
             return Ok(answer(StatusCode::INTERNAL_SERVER_ERROR, MSG_UNEXPECTED));
         }
         let attachments = webhook::loose_attachments(attachments);
-        let raw = serde_json::to_vec(body).unwrap_or_default();
+        let raw = serde_json::to_vec(&body).unwrap_or_default();
         let id = derived_id(&[b"visitor-message", room.room_id.as_bytes(), &raw]);
         Ok(Inbound::new(
             vec![normalize::visitor_message_event(
                 &self.config.app_id,
                 body,
-                token,
+                &token,
                 &id,
                 &attachments,
             )],
@@ -412,7 +413,7 @@ impl Channel for RapidproChannel {
             &self.config.secret,
             endpoint.checks_content_type(&req.method),
         )?;
-        self.handle(endpoint, &req.method, &body).await
+        self.handle(endpoint, &req.method, body).await
     }
 
     /// Delivers an agent's message to RapidPro (`agent-message`). The visitor token is the
