@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every fuzz target one after the other (one job, one worker: the machine is shared) and
+# Runs every fuzz target one after the other (one process, no workers: the machine is shared) and
 # prints libFuzzer's final statistics of each. Usage, from the repository root or fuzz/:
 #   fuzz/run_all.sh [seconds per provider target] [target ...]
 # Stops each target at 10 million executions or after the time given (default 1800 s);
@@ -20,13 +20,13 @@ cargo fuzz build -s none
 for t in "${targets[@]}"; do
   limit="$secs"
   if [ "$t" = header_parsers ]; then limit=$(( secs / 10 + 1 )); fi
-  rm -f fuzz-0.log
   start=$(date +%s)
   status=0
-  cargo fuzz run -s none "$t" -- -jobs=1 -workers=1 -runs=10000000 \
-    -max_total_time="$limit" -print_final_stats=1 >/dev/null 2>&1 || status=$?
+  # One process, its log straight to the target's file: several of these scripts (with
+  # different targets) can run at once.
+  cargo fuzz run -s none "$t" -- -runs=10000000 \
+    -max_total_time="$limit" -print_final_stats=1 >"artifacts/logs/$t.log" 2>&1 || status=$?
   end=$(date +%s)
-  mv -f fuzz-0.log "artifacts/logs/$t.log" 2>/dev/null || true
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "artifacts/logs/$t.log" | tail -1 | grep -o '[0-9]*$' || echo '?')
   crash=$(grep -c -E 'ERROR: libFuzzer|panicked at' "artifacts/logs/$t.log" || true)
   echo "$t: executions=$runs seconds=$(( end - start )) crash_reports=$crash exit=$status"
