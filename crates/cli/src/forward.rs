@@ -195,10 +195,11 @@ impl EventSink for Forwarder {
 async fn post(shared: &Shared, http: &reqwest::Client, p: &Pending) -> Outcome {
     let mut req = http.post(&shared.config.url);
     if let Some(token) = &shared.config.bearer_token {
-        match omnichannel_core::http::bearer(token.expose_secret()) {
-            Ok(v) => req = req.header(http::header::AUTHORIZATION, v),
+        let auth = match omnichannel_core::http::bearer(token.expose_secret()) {
+            Ok(v) => v,
             Err(e) => return Outcome::Failed(e.to_string()),
-        }
+        };
+        req = req.header(http::header::AUTHORIZATION, auth);
     }
     let res = req
         .header(http::header::CONTENT_TYPE, "application/json")
