@@ -73,6 +73,10 @@ pub fn secrets_of(config: &Value) -> Vec<String> {
 /// (the capture does not work), no secret to look for, or a secret of a fixture config in the
 /// log (named by the fixture folder, never printed).
 ///
+/// Records of the `log` crate (which some dependencies, such as `reqwest`, use) are captured
+/// too: the process's `log` logger is set to forward them to `tracing` (when no other logger
+/// was set before).
+///
 /// Call it from a `current_thread` test in a test binary of its own: the subscriber is the
 /// thread's default, and `tracing` caches per process whether a log line is wanted, so other
 /// tests logging in parallel without a subscriber would hide lines from the capture.
@@ -102,6 +106,7 @@ pub async fn fixture_logs_leaks_with(
     if secrets.is_empty() {
         problems.push("the fixture configs hold no secret to look for".into());
     }
+    capture_log_records();
     let logs = LogBuffer::default();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(logs.clone())
@@ -130,10 +135,35 @@ pub async fn fixture_logs_leaks_with(
     problems
 }
 
+/// Forwards the `log` crate's records to `tracing`, at every level (once per process; a
+/// logger set before stays).
+pub fn capture_log_records() {
+    let _ = tracing_log::LogTracer::init();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn log_crate_records_reach_the_capture() {
+        capture_log_records();
+        let logs = LogBuffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing_log::log::trace!(target: "some_dependency", "a record of the log crate");
+        });
+        assert!(
+            logs.text().contains("a record of the log crate"),
+            "{}",
+            logs.text()
+        );
+    }
 
     #[test]
     fn finds_named_secrets_at_any_depth() {
