@@ -74,7 +74,6 @@ fn message_event(m: &InboundMessage) -> Event {
             a
         })
         .collect();
-    e.raw = Some(m.params.to_json());
     e
 }
 
@@ -83,7 +82,6 @@ fn status_event(s: &StatusCallback) -> Event {
     let Some(state) = delivery_state(&s.status) else {
         let mut e = Event::new(Provider::Signalwire, EventKind::Other, id);
         e.channel_id = s.to.clone();
-        e.raw = Some(s.params.to_json());
         return e;
     };
     let mut e = Event::new(Provider::Signalwire, EventKind::Status, id);
@@ -99,8 +97,15 @@ fn status_event(s: &StatusCallback) -> Event {
     st.error_code = s.error_code.clone();
     st.error_message = s.error_message.clone();
     e.status = Some(st);
-    e.raw = Some(s.params.to_json());
     e
+}
+
+/// Everything of the normalized form but `raw`.
+fn event_without_raw(ev: &SignalwireEvent) -> Event {
+    match ev {
+        SignalwireEvent::Message(m) => message_event(m),
+        SignalwireEvent::Status(s) => status_event(s),
+    }
 }
 
 impl InboundEvent for SignalwireEvent {
@@ -122,17 +127,21 @@ impl InboundEvent for SignalwireEvent {
     }
 
     fn normalize(&self) -> Event {
-        match self {
-            SignalwireEvent::Message(m) => message_event(m),
-            SignalwireEvent::Status(s) => status_event(s),
-        }
+        let mut e = event_without_raw(self);
+        let params = match self {
+            SignalwireEvent::Message(m) => &m.params,
+            SignalwireEvent::Status(s) => &s.params,
+        };
+        e.raw = Some(params.to_json());
+        e
     }
 }
 
 /// The normalized event, with `raw` replaced by the payload as received (the JSON body of a
 /// JSON webhook).
 pub fn to_event(ev: &SignalwireEvent, raw: serde_json::Value) -> Event {
-    let mut e = ev.normalize();
+    // Not `normalize`: it would build `raw` from the parameters only to drop it.
+    let mut e = event_without_raw(ev);
     e.raw = Some(raw);
     e
 }
@@ -233,4 +242,48 @@ pub fn to_create_message(
         media_urls,
         status_callback,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::model::Params;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn normalize_carries_the_parameters_and_to_event_the_payload_given() {
+        let message = params(&[
+            ("MessageSid", "SM1"),
+            ("From", "+15557654321"),
+            ("To", "+15551234567"),
+            ("Body", "hi"),
+            ("NumMedia", "0"),
+        ]);
+        let status = params(&[
+            ("MessageSid", "SM1"),
+            ("MessageStatus", "delivered"),
+            ("To", "+15557654321"),
+        ]);
+        for p in [message, status] {
+            let raw = p.to_json();
+            let ev = SignalwireEvent::from_params(p, 10).unwrap();
+            let by_ref = ev.normalize();
+            assert_eq!(by_ref.raw.as_ref(), Some(&raw));
+            // The payload as received wins (a JSON webhook's own body), the rest is the same.
+            let given = serde_json::json!({"as": "received"});
+            let mut e = to_event(&ev, given.clone());
+            assert_eq!(e.raw.as_ref(), Some(&given));
+            e.raw = by_ref.raw.clone();
+            assert_eq!(e, by_ref);
+        }
+    }
 }
