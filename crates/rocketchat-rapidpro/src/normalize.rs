@@ -53,8 +53,9 @@ fn event_attachment(a: &Attachment) -> EventAttachment {
     out
 }
 
-/// The event of an app webhook received on the RapidPro side (provider `rocketchat`).
-pub fn app_webhook_event(webhook: &AppWebhook, raw: Value, body: &[u8]) -> Event {
+/// The event of an app webhook received on the RapidPro side (provider `rocketchat`); the
+/// webhook's fields and `raw` move into it.
+pub fn app_webhook_event(webhook: AppWebhook, raw: Value, body: &[u8]) -> Event {
     match webhook {
         AppWebhook::AgentMessage {
             ticket_id,
@@ -67,12 +68,12 @@ pub fn app_webhook_event(webhook: &AppWebhook, raw: Value, body: &[u8]) -> Event
             );
             let mut e = Event::new(Provider::Rocketchat, EventKind::Message, id);
             e.direction = Some(Direction::Outbound);
-            e.conversation_id = non_empty(token);
             // The webhook does not say which agent wrote; the contact is the recipient.
             if !token.is_empty() {
-                e.recipient = Some(Party::new(token.clone()).with_role(Role::Contact));
+                e.recipient = Some(Party::new(token.as_str()).with_role(Role::Contact));
+                e.conversation_id = Some(token);
             }
-            e.text = data.text.clone().filter(|t| !t.is_empty());
+            e.text = data.text.filter(|t| !t.is_empty());
             e.attachments = data.attachments.iter().map(event_attachment).collect();
             e.raw = Some(raw);
             e
@@ -83,7 +84,7 @@ pub fn app_webhook_event(webhook: &AppWebhook, raw: Value, body: &[u8]) -> Event
                 EventKind::ConversationClosed,
                 format!("{ticket_id}:closed"),
             );
-            e.conversation_id = non_empty(token);
+            e.conversation_id = non_empty(&token);
             e.raw = Some(raw);
             e
         }

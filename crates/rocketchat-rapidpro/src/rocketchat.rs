@@ -77,7 +77,7 @@ impl RocketchatChannel {
     fn parse(&self, req: &WebhookRequest) -> Result<Inbound> {
         req.check_body_limit(self.config.max_body_bytes)?;
         let (event, raw) = webhook::parse_callback(&req.body, self.config.max_attachments)?;
-        let e = normalize::app_webhook_event(&event, raw, &req.body);
+        let e = normalize::app_webhook_event(event, raw, &req.body);
         Ok(Inbound::new(vec![e], handled()))
     }
 }
