@@ -90,7 +90,9 @@ pub struct SalesforceConfig {
     pub event_fields: EventFields,
     /// Largest attachment sent (at most 25 MB).
     pub max_attachment_bytes: usize,
-    /// Largest decoded event accepted by `receive_event`.
+    /// Largest decoded event accepted by `receive_event`, by its
+    /// [`decoded_size`](crate::webhook::decoded_size) (its compact JSON length, strings counted
+    /// unescaped).
     pub max_event_bytes: usize,
     /// Largest routing attribute map taken from message metadata.
     pub max_routing_attributes: usize,

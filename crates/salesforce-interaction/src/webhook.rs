@@ -99,7 +99,7 @@ pub struct RoutingRequestedEvent {
 }
 
 /// Parses a decoded platform event with the configured field names. `max_bytes` bounds the
-/// event's JSON size. Anything that does not fit a layout is `malformed_payload`.
+/// event's size (its [`decoded_size`]). Anything that does not fit a layout is `malformed_payload`.
 ///
 /// ```
 /// use omnichannel_salesforce_interaction::{EventFields, EventBody, Layout, parse_event};
@@ -200,30 +200,56 @@ pub fn parse_event(v: &Value, fields: &EventFields, max_bytes: usize) -> Result<
 }
 
 fn check_size(v: &Value, max: usize) -> Result<()> {
-    struct Counter {
-        n: usize,
-        max: usize,
+    match decoded_size(v, max) {
+        size if size > max => Err(Error::PayloadTooLarge { size, limit: max }),
+        _ => Ok(()),
     }
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.n += buf.len();
-            if self.n > self.max {
-                return Err(std::io::Error::other("too large"));
-            }
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
+}
+
+/// The size of a decoded event as `max_event_bytes` counts it: the length of its compact JSON
+/// with every string and key counted by its UTF-8 length as decoded (the escapes JSON would add
+/// are not counted) and numbers by their decimal form. For an event whose strings need no
+/// escaping it is exactly the length of `serde_json::to_vec`. Counting stops once past `stop`
+/// (the result is then some size above it). The walk is iterative (no recursion, whatever the
+/// depth) and reads each node once, without looking inside strings.
+pub fn decoded_size(v: &Value, stop: usize) -> usize {
+    /// Counts the characters a `Display` writes.
+    struct Count(usize);
+    impl std::fmt::Write for Count {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0 += s.len();
             Ok(())
         }
     }
-    let mut c = Counter { n: 0, max };
-    if serde_json::to_writer(&mut c, v).is_err() {
-        return Err(Error::PayloadTooLarge {
-            size: c.n,
-            limit: max,
+    let mut size = 0usize;
+    let mut stack = vec![v];
+    while let Some(node) = stack.pop() {
+        size = size.saturating_add(match node {
+            Value::Null => 4,
+            Value::Bool(true) => 4,
+            Value::Bool(false) => 5,
+            Value::Number(n) => {
+                let mut c = Count(0);
+                let _ = std::fmt::Write::write_fmt(&mut c, format_args!("{n}"));
+                c.0
+            }
+            Value::String(s) => s.len() + 2,
+            Value::Array(a) => {
+                stack.extend(a.iter());
+                // Brackets and the commas between items.
+                2 + a.len().saturating_sub(1)
+            }
+            Value::Object(o) => {
+                stack.extend(o.values());
+                // Braces, commas, and each key with its quotes and colon.
+                2 + o.len().saturating_sub(1) + o.keys().map(|k| k.len() + 3).sum::<usize>()
+            }
         });
+        if size > stop {
+            break;
+        }
     }
-    Ok(())
+    size
 }
 
 /// The object holding the event's fields: the top, `payload`, or one object below either.
@@ -442,6 +468,37 @@ mod tests {
             assert_eq!(i.layout, Layout::Legacy);
             assert_eq!(i.channel_address_identifier.as_deref(), Some("chan"));
             assert_eq!(i.recipient.unwrap().subject, "u");
+        }
+    }
+
+    #[test]
+    fn decoded_size_is_the_compact_json_length_without_escapes() {
+        let plain = json!({
+            "replayId": "2278491",
+            "payload": {"CreatedDate": 1690344475579i64, "f": -1.5, "ok": true, "no": false,
+                        "nil": null, "list": [1, "é 🙏", [], {}], "empty": ""}
+        });
+        let n = serde_json::to_vec(&plain).unwrap().len();
+        assert_eq!(decoded_size(&plain, usize::MAX), n);
+        assert_eq!(decoded_size(&json!([]), usize::MAX), 2);
+        assert_eq!(decoded_size(&json!({"a": [null, 1]}), usize::MAX), 14);
+        // Escapes are not counted: a quote inside a string is one byte.
+        let quoted = json!({"p": "{\"k\":\"v\"}\n"});
+        assert!(decoded_size(&quoted, usize::MAX) < serde_json::to_vec(&quoted).unwrap().len());
+        assert_eq!(decoded_size(&quoted, usize::MAX), 2 + 4 + 2 + 10);
+        // Stops early, above the bound.
+        let big = json!({"p": "x".repeat(10_000)});
+        assert!(decoded_size(&big, 100) > 100);
+        // Depth does not matter (no recursion).
+        let mut deep = json!(null);
+        for _ in 0..100_000 {
+            deep = Value::Array(vec![deep]);
+        }
+        assert_eq!(decoded_size(&deep, usize::MAX), 4 + 2 * 100_000);
+        // Value's own drop recurses: take the tree apart iteratively.
+        let mut cur = deep;
+        while let Value::Array(mut a) = cur {
+            cur = a.pop().unwrap_or(Value::Null);
         }
     }
 
