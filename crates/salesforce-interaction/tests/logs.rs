@@ -75,12 +75,7 @@ async fn trace_logs_of_the_jwt_flow_hold_no_key_assertion_or_token() {
     .unwrap();
 
     let logs = LogBuffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
+    let guard = tracing::subscriber::set_default(logs.trace_subscriber());
     let channel = SalesforceChannel::new(cfg, &ChannelEnv::default()).unwrap();
     let msg = Message::text("hi")
         .sender(Contact::new("end-user-1"))

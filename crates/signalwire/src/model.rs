@@ -15,6 +15,16 @@ use omnichannel_core::{Error, Result};
 pub struct Params(pub Vec<(String, String)>);
 
 impl Params {
+    /// Parameters from name/value pairs, in order.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Params(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
     /// The first value of a parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
@@ -421,12 +431,7 @@ mod tests {
     use serde_json::json;
 
     fn p(pairs: &[(&str, &str)]) -> Params {
-        Params(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        Params::from_pairs(pairs)
     }
 
     #[test]

@@ -13,6 +13,18 @@ use crate::runner::{Registry, fixture_files, load, run_dirs};
 pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
 
 impl LogBuffer {
+    /// A subscriber that writes every level (TRACE up, no colours) into this buffer; the `log`
+    /// crate's records are forwarded to it too ([`capture_log_records`]). Install it with
+    /// `tracing::subscriber::set_default` or `with_default`.
+    pub fn trace_subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
+        capture_log_records();
+        tracing_subscriber::fmt()
+            .with_writer(self.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .finish()
+    }
+
     /// What was written, as text.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
@@ -106,14 +118,8 @@ pub async fn fixture_logs_leaks_with(
     if secrets.is_empty() {
         problems.push("the fixture configs hold no secret to look for".into());
     }
-    capture_log_records();
     let logs = LogBuffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
+    let guard = tracing::subscriber::set_default(logs.trace_subscriber());
     let report = run_dirs(registry, dirs).await;
     drop(guard);
     if report.failed() > 0 {
@@ -148,14 +154,8 @@ mod tests {
 
     #[test]
     fn log_crate_records_reach_the_capture() {
-        capture_log_records();
         let logs = LogBuffer::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(logs.clone())
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
+        tracing::subscriber::with_default(logs.trace_subscriber(), || {
             tracing_log::log::trace!(target: "some_dependency", "a record of the log crate");
         });
         assert!(

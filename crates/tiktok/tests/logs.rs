@@ -65,12 +65,7 @@ async fn trace_logs_of_the_oauth_exchange_and_a_send_hold_no_secret() {
     };
 
     let logs = LogBuffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
+    let guard = tracing::subscriber::set_default(logs.trace_subscriber());
     let ch = TiktokChannel::new(cfg, &env).unwrap();
     let state = auth::make_state(ch.config(), "acct-7", now).unwrap();
     ch.complete_authorization(&format!("code={CODE}&state={state}"))
