@@ -27,10 +27,13 @@ pub struct StdoutSink;
 #[async_trait]
 impl EventSink for StdoutSink {
     async fn deliver(&self, _source: &EventSource, event: &Event) -> Result<()> {
-        let line = serde_json::to_string(event)
+        let mut line = serde_json::to_vec(event)
             .map_err(|e| Error::store(format!("event not serializable: {e}"), None))?;
+        line.push(b'\n');
+        // One write of the whole line (stdout is line-buffered: a line that ends the write goes
+        // out at once), then a flush, before the provider is answered.
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{line}")
+        out.write_all(&line)
             .and_then(|()| out.flush())
             .map_err(|e| Error::store(format!("cannot write events to stdout: {e}"), None))
     }
