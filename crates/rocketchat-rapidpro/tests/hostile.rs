@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use omnichannel_testkit::hostile::{
-    HeaderShape as Shape, MARKER, header_shape as shape, marked_variants,
+    HeaderShape as Shape, MARKER, Refusals, header_shape as shape, marked_variants,
 };
 use std::sync::{Arc, LazyLock};
 
@@ -309,7 +309,7 @@ fn refusals_never_quote_the_body_on_either_side() {
     let settings = json!({"webhook": {"url": CALLBACK}});
     let close = json!({"visitor": {"token": "10000"}});
     let visitor: Value = serde_json::from_slice(&visitor_message_body(2)).unwrap();
-    let mut refused = 0;
+    let mut refused = Refusals::default();
     for (endpoint, method, doc) in [
         (Endpoint::Room, Method::GET, room),
         (Endpoint::Settings, Method::PUT, settings),
@@ -326,21 +326,16 @@ fn refusals_never_quote_the_body_on_either_side() {
                 v.to_string(),
             )
             .unwrap();
-            if let Err(e) = block(rp.receive(&req)) {
-                refused += 1;
-                let text = format!("{e} {e:?}");
-                assert!(!text.contains(MARKER), "{text}");
-            }
+            refused.check(block(rp.receive(&req)), &format!("{endpoint:?}"));
         }
     }
     let rc = rocketchat(&[KEY.to_string()], json!({}));
     let agent: Value = serde_json::from_slice(&agent_message_body(2)).unwrap();
     for v in marked_variants(&agent) {
-        if let Err(e) = block(rc.receive(&callback(KEY, v.to_string()))) {
-            refused += 1;
-            let text = format!("{e} {e:?}");
-            assert!(!text.contains(MARKER), "{text}");
-        }
+        refused.check(
+            block(rc.receive(&callback(KEY, v.to_string()))),
+            "agent-message",
+        );
     }
-    assert!(refused > 20, "only {refused} refusals");
+    assert!(refused.count() > 20, "only {} refusals", refused.count());
 }

@@ -1,8 +1,14 @@
 //! Helpers for hostile-input tests shared by the provider crates: header shapes a verifier
 //! must refuse, and body variants that carry a marker into every node.
 
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;
+
+use crate::fixture::RequestSpec;
+use crate::runner::{fixture_files, load};
 
 /// A hostile shape of a header that verification depends on.
 #[derive(Debug, Clone)]
@@ -136,10 +142,90 @@ pub fn marked_variants(doc: &serde_json::Value) -> Vec<serde_json::Value> {
     out
 }
 
+/// Counts the refusals of marked requests and checks that none quotes the [`MARKER`].
+#[derive(Debug, Default)]
+pub struct Refusals(usize);
+
+impl Refusals {
+    /// A refusal (`Err`) is counted, and its `Display` and `Debug` texts must not hold the
+    /// marker (`context` names the case in the failure message); an `Ok` is not counted.
+    pub fn check<T, E: std::fmt::Display + std::fmt::Debug>(
+        &mut self,
+        result: Result<T, E>,
+        context: &str,
+    ) {
+        if let Err(e) = result {
+            self.0 += 1;
+            let text = format!("{e} {e:?}");
+            assert!(!text.contains(MARKER), "{context}: {text}");
+        }
+    }
+
+    /// How many refusals were checked.
+    pub fn count(&self) -> usize {
+        self.0
+    }
+}
+
+/// An accepted inbound fixture (`verified: true`) whose request body is JSON: what a test
+/// re-signs with each of [`marked_variants`] of `doc`.
+#[derive(Debug, Clone)]
+pub struct AcceptedJson {
+    /// The fixture file.
+    pub path: PathBuf,
+    /// Its channel settings.
+    pub config: serde_json::Value,
+    /// Its recorded request.
+    pub request: RequestSpec,
+    /// Its clock.
+    pub now: DateTime<Utc>,
+    /// The request body, parsed.
+    pub doc: serde_json::Value,
+}
+
+/// Every accepted inbound fixture under `dir` with a clock and a JSON body, in path order.
+pub fn accepted_json_fixtures(dir: &Path) -> Result<Vec<AcceptedJson>, String> {
+    let files = fixture_files(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut out = Vec::new();
+    for path in files {
+        let fx = load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let Some(inbound) = fx.inbound else { continue };
+        let (Some(request), Some(now)) = (inbound.request, inbound.now) else {
+            continue;
+        };
+        if inbound.expect.verified != Some(true) {
+            continue;
+        }
+        let Ok(doc) = serde_json::from_str(request.body.as_deref().unwrap_or("")) else {
+            continue;
+        };
+        out.push(AcceptedJson {
+            path,
+            config: fx.config,
+            request,
+            now,
+            doc,
+        });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn refusals_are_counted_and_checked() {
+        let mut r = Refusals::default();
+        r.check(Ok::<(), String>(()), "ok");
+        r.check(Err::<(), _>("refused: bad type".to_string()), "plain");
+        assert_eq!(r.count(), 1);
+        let quoted = std::panic::catch_unwind(|| {
+            Refusals::default().check(Err::<(), _>(format!("got `{MARKER}`")), "quoted")
+        });
+        assert!(quoted.is_err(), "a refusal quoting the marker fails");
+    }
 
     #[test]
     fn every_node_is_marked_in_three_shapes_and_inside_json_strings() {
