@@ -8,6 +8,7 @@ use chrono::Utc;
 use omnichannel_axum::testing::{DEMO_SECRET, RecordingSink, TestFactory};
 use omnichannel_axum::{EventSink, Gateway};
 use omnichannel_core::{ChannelFactory, WebhookRequest};
+use omnichannel_testkit::hygiene::LogBuffer;
 use serde_json::{Value, json};
 
 const API_KEY: &str = "test-api-key-not-real-0123456789";
@@ -34,27 +35,6 @@ async fn post_send(base: &str, auth: &str, body: &Value) -> u16 {
         .unwrap()
         .status()
         .as_u16()
-}
-
-/// Collects log output in memory.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
-    type Writer = LogBuffer;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
 }
 
 #[tokio::test]
@@ -113,7 +93,7 @@ async fn logs_name_the_channel_but_never_secrets_signatures_or_bodies() {
         200
     );
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(
         text.contains("webhook{provider=tiktok channel=main method=POST}"),
         "{text}"

@@ -3,11 +3,11 @@
 //! the TRACE log of failing operations. `stores.rs` covers an unreachable server's errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use omnichannel_core::{AccessToken, DedupStore, Error, Lock, TokenStore};
 use omnichannel_redis::{RedisConfig, RedisFailure};
+use omnichannel_testkit::hygiene::LogBuffer;
 use serde_json::json;
 
 const PASSWORD: &str = "test-redis-password-not-real";
@@ -70,35 +70,10 @@ async fn bad_urls_are_refused_without_echoing_them() {
     }
 }
 
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
-    type Writer = LogBuffer;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn trace_log_of_failing_operations_holds_no_secret() {
     let logs = LogBuffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = tracing::subscriber::set_default(logs.trace_subscriber());
 
     let config = RedisConfig::new(format!("redis://:{PASSWORD}@127.0.0.1:{}/", closed_port()))
         .connection_timeout(Duration::from_millis(200))
@@ -136,6 +111,6 @@ async fn trace_log_of_failing_operations_holds_no_secret() {
     for t in &texts {
         assert_clean("formatted value", t);
     }
-    let log = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let log = logs.text();
     assert_clean("TRACE log", &log);
 }
