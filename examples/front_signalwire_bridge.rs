@@ -500,20 +500,14 @@ async fn run_offline() -> Result {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let result = match live_setup() {
-        Ok(Some(setup)) => {
-            println!("live mode: real Front and SignalWire APIs");
-            run(setup).await
-        }
-        Ok(None) => {
-            println!(
-                "offline mode: Front and SignalWire are local mocks (see the file header to go live)"
-            );
-            run_offline().await
-        }
-        Err(e) => Err(e),
-    };
-    common::exit(result)
+    common::live_or_offline(
+        live_setup(),
+        "live mode: real Front and SignalWire APIs",
+        "offline mode: Front and SignalWire are local mocks (see the file header to go live)",
+        run,
+        run_offline,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -287,18 +287,14 @@ async fn run_offline() -> Result {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let result = match live_setup() {
-        Ok(Some(setup)) => {
-            println!("live mode: replies go through SignalWire to SIGNALWIRE_TO");
-            run(setup).await
-        }
-        Ok(None) => {
-            println!("offline mode: SignalWire is a local mock (set SIGNALWIRE_* to go live)");
-            run_offline().await
-        }
-        Err(e) => Err(e),
-    };
-    common::exit(result)
+    common::live_or_offline(
+        live_setup(),
+        "live mode: replies go through SignalWire to SIGNALWIRE_TO",
+        "offline mode: SignalWire is a local mock (set SIGNALWIRE_* to go live)",
+        run,
+        run_offline,
+    )
+    .await
 }
 
 #[cfg(test)]

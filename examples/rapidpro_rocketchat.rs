@@ -293,18 +293,14 @@ async fn run_offline() -> Result {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let result = match live_setup() {
-        Ok(Some(setup)) => {
-            println!("live mode: the Tickets app at ROCKETCHAT_APP_URL");
-            run(setup).await
-        }
-        Ok(None) => {
-            println!("offline mode: both sides on 127.0.0.1 (see the file header to go live)");
-            run_offline().await
-        }
-        Err(e) => Err(e),
-    };
-    common::exit(result)
+    common::live_or_offline(
+        live_setup(),
+        "live mode: the Tickets app at ROCKETCHAT_APP_URL",
+        "offline mode: both sides on 127.0.0.1 (see the file header to go live)",
+        run,
+        run_offline,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -394,20 +394,14 @@ async fn run_offline() -> Result {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let result = match live_setup() {
-        Ok(Some(setup)) => {
-            println!("live mode: real Salesforce org and SignalWire project");
-            run(setup).await
-        }
-        Ok(None) => {
-            println!(
-                "offline mode: Salesforce and SignalWire are local mocks (see the file header to go live)"
-            );
-            run_offline().await
-        }
-        Err(e) => Err(e),
-    };
-    common::exit(result)
+    common::live_or_offline(
+        live_setup(),
+        "live mode: real Salesforce org and SignalWire project",
+        "offline mode: Salesforce and SignalWire are local mocks (see the file header to go live)",
+        run,
+        run_offline,
+    )
+    .await
 }
 
 #[cfg(test)]

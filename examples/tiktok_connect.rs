@@ -367,18 +367,14 @@ async fn run_offline() -> Result {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let result = match live_setup() {
-        Ok(Some(setup)) => {
-            println!("live mode: connect a real TikTok business account");
-            run(setup).await
-        }
-        Ok(None) => {
-            println!("offline mode: TikTok is a local mock (see the file header to go live)");
-            run_offline().await
-        }
-        Err(e) => Err(e),
-    };
-    common::exit(result)
+    common::live_or_offline(
+        live_setup(),
+        "live mode: connect a real TikTok business account",
+        "offline mode: TikTok is a local mock (see the file header to go live)",
+        run,
+        run_offline,
+    )
+    .await
 }
 
 #[cfg(test)]

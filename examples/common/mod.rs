@@ -129,6 +129,34 @@ pub fn exit(result: Result) -> std::process::ExitCode {
     }
 }
 
+/// The `main` of an example: the live scenario when its settings are set (`live` is
+/// `Ok(Some(setup))`), else the offline one against local mocks; prints which, runs it, and
+/// exits with its result.
+pub async fn live_or_offline<S, L, O>(
+    live: Result<Option<S>>,
+    live_banner: &str,
+    offline_banner: &str,
+    run_live: impl FnOnce(S) -> L,
+    run_offline: impl FnOnce() -> O,
+) -> std::process::ExitCode
+where
+    L: Future<Output = Result>,
+    O: Future<Output = Result>,
+{
+    let result = match live {
+        Ok(Some(setup)) => {
+            println!("{live_banner}");
+            run_live(setup).await
+        }
+        Ok(None) => {
+            println!("{offline_banner}");
+            run_offline().await
+        }
+        Err(e) => Err(e),
+    };
+    exit(result)
+}
+
 /// An [`EventSink`] that prints and keeps every event it takes (a host would write to its
 /// queue or database here).
 #[derive(Default)]
