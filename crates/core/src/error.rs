@@ -377,6 +377,88 @@ impl Error {
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What a `serde_json` error says that is safe to repeat in an error about a sender's payload.
+///
+/// serde's messages quote what they refused (`invalid type: string "..."`, `unknown variant
+/// `...``), and payloads carry conversation text and credentials; of the message only the name
+/// of a missing field (from the crate's own types) is kept. Providers word each fault their own
+/// way (some mirror the error texts of the system they stand in for).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonFault {
+    /// `missing field `name``: serde's text up to the position.
+    MissingField(String),
+    /// A string that is none of an enum's names.
+    UnknownVariant,
+    /// Any other value of the wrong type or shape.
+    WrongValue,
+    /// The document ends too early.
+    Eof,
+    /// Not JSON.
+    Syntax,
+    /// The reader failed.
+    Io,
+}
+
+impl JsonFault {
+    /// The fault of `e`.
+    pub fn of(e: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => {
+                let msg = e.to_string();
+                if msg.starts_with("missing field") {
+                    let name = msg.split(" at line").next().unwrap_or("missing field");
+                    JsonFault::MissingField(name.to_string())
+                } else if msg.starts_with("unknown variant") {
+                    JsonFault::UnknownVariant
+                } else {
+                    JsonFault::WrongValue
+                }
+            }
+            Category::Eof => JsonFault::Eof,
+            Category::Syntax => JsonFault::Syntax,
+            Category::Io => JsonFault::Io,
+        }
+    }
+}
+
+#[cfg(test)]
+mod json_fault_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::JsonFault;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct T {
+        name: String,
+        kind: Kind,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    enum Kind {
+        A,
+    }
+
+    fn fault(s: &str) -> JsonFault {
+        JsonFault::of(&serde_json::from_str::<T>(s).unwrap_err())
+    }
+
+    #[test]
+    fn faults_keep_nothing_of_the_document() {
+        assert_eq!(
+            fault(r#"{"kind":"A"}"#),
+            JsonFault::MissingField("missing field `name`".into())
+        );
+        assert_eq!(
+            fault(r#"{"name":"x","kind":"secret-text"}"#),
+            JsonFault::UnknownVariant
+        );
+        assert_eq!(fault(r#"{"name":["secret-text"]}"#), JsonFault::WrongValue);
+        assert_eq!(fault(r#"{"name":"#), JsonFault::Eof);
+        assert_eq!(fault("secret-text"), JsonFault::Syntax);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,7 +46,7 @@ pub use capabilities::{Capabilities, Unsupported};
 pub use channel::{Channel, ChannelEnv, ChannelFactory, default_reject_reply};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use config::Settings;
-pub use error::{Error, Result, VerifyError};
+pub use error::{Error, JsonFault, Result, VerifyError};
 pub use event::{
     Attachment, AttachmentKind, DeliveryState, Direction, Event, EventKind, InboundEvent, Party,
     Provider, Role, Status, Typing,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, Method};
 use omnichannel_core::signature::{self, Algorithm};
 use omnichannel_core::{
-    Bytes, Error, ExposeSecret, Result, SigningKeys, VerifyError, WebhookRequest,
+    Bytes, Error, ExposeSecret, JsonFault, Result, SigningKeys, VerifyError, WebhookRequest,
 };
 
 use crate::config::FrontConfig;
@@ -161,8 +161,12 @@ pub fn parse(req: &WebhookRequest) -> Result<(FrontRequest, serde_json::Value)> 
             req.method
         )));
     }
-    let raw: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| Error::malformed(format!("body is not JSON: {}", category(&e))))?;
+    let raw: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        Error::malformed(format!(
+            "body is not JSON: {}",
+            category(&JsonFault::of(&e))
+        ))
+    })?;
     // The envelope is read in place: `raw` is kept whole for the events, nothing is copied
     // but the typed fields.
     let kind = raw
@@ -228,20 +232,30 @@ fn field<T: serde::de::DeserializeOwned>(v: &serde_json::Value, name: &str) -> R
 /// A parse error without any part of the body: "missing field" messages name the field, others
 /// give only the category and position (serde's "invalid type" messages quote the value).
 fn short(e: &serde_json::Error) -> String {
-    let s = e.to_string();
-    if s.starts_with("missing field") {
-        s.chars().take(160).collect()
-    } else {
-        format!("{} at line {} column {}", category(e), e.line(), e.column())
+    match JsonFault::of(e) {
+        // serde's own text: the position only when it has one.
+        JsonFault::MissingField(m) if e.line() == 0 => m.chars().take(160).collect(),
+        JsonFault::MissingField(m) => format!("{m} at line {} column {}", e.line(), e.column())
+            .chars()
+            .take(160)
+            .collect(),
+        fault => format!(
+            "{} at line {} column {}",
+            category(&fault),
+            e.line(),
+            e.column()
+        ),
     }
 }
 
-fn category(e: &serde_json::Error) -> &'static str {
-    match e.classify() {
-        serde_json::error::Category::Io => "read error",
-        serde_json::error::Category::Syntax => "syntax error",
-        serde_json::error::Category::Data => "unexpected data",
-        serde_json::error::Category::Eof => "truncated",
+fn category(fault: &JsonFault) -> &'static str {
+    match fault {
+        JsonFault::Io => "read error",
+        JsonFault::Syntax => "syntax error",
+        JsonFault::MissingField(_) | JsonFault::UnknownVariant | JsonFault::WrongValue => {
+            "unexpected data"
+        }
+        JsonFault::Eof => "truncated",
     }
 }
 

@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 use omnichannel_core::signature::constant_time_eq;
-use omnichannel_core::{Error, ExposeSecret, SigningKeys, VerifyError, WebhookRequest};
+use omnichannel_core::{Error, ExposeSecret, JsonFault, SigningKeys, VerifyError, WebhookRequest};
 use serde_json::Value;
 
 use crate::api::{self, MSG_INVALID_AUTHORIZATION, MSG_INVALID_CONTENT_TYPE, MSG_SECRET_NOT_SET};
@@ -111,22 +111,14 @@ pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook
 /// A JSON error as a reason that names the problem and where, never a value of the body
 /// (serde's messages quote the value they refused: `invalid type: string "..."`).
 fn json_reason(e: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    let what = match e.classify() {
-        Category::Data => {
-            let msg = e.to_string();
-            if msg.starts_with("missing field") {
-                msg.split(" at line")
-                    .next()
-                    .unwrap_or("missing field")
-                    .to_string()
-            } else {
-                "cannot unmarshal: unexpected value type".to_string()
-            }
+    let what = match JsonFault::of(e) {
+        JsonFault::MissingField(m) => m,
+        JsonFault::UnknownVariant | JsonFault::WrongValue => {
+            "cannot unmarshal: unexpected value type".to_string()
         }
-        Category::Eof => "unexpected end of JSON input".to_string(),
-        Category::Syntax => "invalid JSON".to_string(),
-        Category::Io => "read error".to_string(),
+        JsonFault::Eof => "unexpected end of JSON input".to_string(),
+        JsonFault::Syntax => "invalid JSON".to_string(),
+        JsonFault::Io => "read error".to_string(),
     };
     if e.line() == 0 {
         what

@@ -22,7 +22,7 @@
 //! That is also why [`Channel::receive`](omnichannel_core::Channel::receive) refuses HTTP
 //! requests: an unauthenticated POST of an event would let anyone inject rep messages.
 
-use omnichannel_core::{Error, Result};
+use omnichannel_core::{Error, JsonFault, Result};
 use serde_json::{Map, Value};
 
 use crate::config::EventFields;
@@ -292,24 +292,13 @@ fn field_ref<'a>(record: &'a Map<String, Value>, name: &str) -> Option<&'a Value
 /// serde's messages quote what they refused (`invalid type: string "..."`, `unknown variant
 /// `...``), and event fields carry conversation text.
 pub(crate) fn json_reason(e: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    let what = match e.classify() {
-        Category::Data => {
-            let msg = e.to_string();
-            if msg.starts_with("missing field") {
-                msg.split(" at line")
-                    .next()
-                    .unwrap_or("missing field")
-                    .to_string()
-            } else if msg.starts_with("unknown variant") {
-                "unknown variant".to_string()
-            } else {
-                "unexpected value type".to_string()
-            }
-        }
-        Category::Eof => "unexpected end".to_string(),
-        Category::Syntax => "invalid JSON".to_string(),
-        Category::Io => "read error".to_string(),
+    let what = match JsonFault::of(e) {
+        JsonFault::MissingField(m) => m,
+        JsonFault::UnknownVariant => "unknown variant".to_string(),
+        JsonFault::WrongValue => "unexpected value type".to_string(),
+        JsonFault::Eof => "unexpected end".to_string(),
+        JsonFault::Syntax => "invalid JSON".to_string(),
+        JsonFault::Io => "read error".to_string(),
     };
     if e.line() == 0 {
         what

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, Method};
 use omnichannel_core::signature::{self, Algorithm};
-use omnichannel_core::{Error, Result, SigningKeys, VerifyError, WebhookRequest};
+use omnichannel_core::{Error, JsonFault, Result, SigningKeys, VerifyError, WebhookRequest};
 use sha2::Digest as _;
 
 use crate::model::{
@@ -130,19 +130,12 @@ pub fn sign_request(
 
 /// A JSON parse error without any part of the document (serde messages may quote values).
 pub(crate) fn json_error(what: &str, e: &serde_json::Error) -> Error {
-    let msg = e.to_string();
-    let detail = if msg.starts_with("missing field") {
-        msg.split(" at line")
-            .next()
-            .unwrap_or("missing field")
-            .to_string()
-    } else {
-        match e.classify() {
-            serde_json::error::Category::Data => "unexpected value type".to_string(),
-            serde_json::error::Category::Eof => "unexpected end".to_string(),
-            serde_json::error::Category::Syntax => "invalid JSON".to_string(),
-            serde_json::error::Category::Io => "read error".to_string(),
-        }
+    let detail = match JsonFault::of(e) {
+        JsonFault::MissingField(m) => m,
+        JsonFault::UnknownVariant | JsonFault::WrongValue => "unexpected value type".to_string(),
+        JsonFault::Eof => "unexpected end".to_string(),
+        JsonFault::Syntax => "invalid JSON".to_string(),
+        JsonFault::Io => "read error".to_string(),
     };
     Error::malformed(format!(
         "{what}: {detail} (line {}, column {})",
