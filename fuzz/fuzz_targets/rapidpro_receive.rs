@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use omnichannel_fuzz::{Case, keys_of, load_cases, run_request_target};
+use omnichannel_fuzz::{Case, load_cases, run_request_target, tickets_authorize};
 use omnichannel_rocketchat_rapidpro::{RapidproChannel, RapidproConfig, RapidproFactory};
 
 fn cases() -> &'static [Case] {
@@ -19,14 +19,7 @@ fuzz_target!(|data: &[u8]| {
         data,
         cases(),
         &["authorization", "content-type"],
-        |case, req| {
-            let Some(keys) = keys_of(&case.config, "secret") else {
-                return;
-            };
-            if let Ok(v) = omnichannel_rocketchat_rapidpro::api::authorization(keys.primary()) {
-                req.headers.insert(http::header::AUTHORIZATION, v);
-            }
-        },
+        tickets_authorize,
         |case| {
             let cfg = RapidproConfig::from_settings(&case.config).ok()?;
             let channel = RapidproChannel::new(cfg, &case.env).ok()?;

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use omnichannel_fuzz::{Case, keys_of, load_cases, run_request_target};
+use omnichannel_fuzz::{Case, load_cases, run_request_target, tickets_authorize};
 
 fn cases() -> &'static [Case] {
     static CASES: OnceLock<Vec<Case>> = OnceLock::new();
@@ -22,14 +22,7 @@ fuzz_target!(|data: &[u8]| {
         data,
         cases(),
         &["authorization", "content-type"],
-        |case, req| {
-            let Some(keys) = keys_of(&case.config, "secret") else {
-                return;
-            };
-            if let Ok(v) = omnichannel_rocketchat_rapidpro::api::authorization(keys.primary()) {
-                req.headers.insert(http::header::AUTHORIZATION, v);
-            }
-        },
+        tickets_authorize,
         |case| Some(case.channel.clone()),
     );
 });

@@ -178,6 +178,17 @@ pub fn keys_of(config: &Value, key: &str) -> Option<SigningKeys> {
     Settings::new(config).ok()?.signing_keys(key).ok()?
 }
 
+/// Authorizes a request of either side of the Tickets app again with the case's `secret`
+/// (the `resign` of the Rocket.Chat and RapidPro targets).
+pub fn tickets_authorize(case: &Case, req: &mut WebhookRequest) {
+    let Some(keys) = keys_of(&case.config, "secret") else {
+        return;
+    };
+    if let Ok(v) = omnichannel_rocketchat_rapidpro::api::authorization(keys.primary()) {
+        req.headers.insert(http::header::AUTHORIZATION, v);
+    }
+}
+
 /// Fails (a crash libFuzzer records) when an error's text holds a configured secret.
 pub fn assert_no_secret(case: &Case, err: &omnichannel_core::Error) {
     let text = format!("{err} {err:?}");
