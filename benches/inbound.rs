@@ -113,6 +113,50 @@ struct Case {
     full: Run,
 }
 
+/// The case of a provider whose full path is `Channel::receive` of `req` (checked once first).
+fn receive_case(
+    provider: &str,
+    size: usize,
+    body_len: usize,
+    floor: Run,
+    ch: Arc<dyn Channel>,
+    req: WebhookRequest,
+) -> Case {
+    check(ch.as_ref(), &req);
+    Case {
+        name: format!("{provider}/{size}"),
+        size: body_len,
+        floor,
+        full: Box::new(move || {
+            black_box(ready(ch.receive(black_box(&req))).unwrap());
+        }),
+    }
+}
+
+/// The floor of a body signed with HMAC-SHA256 over `prefix` then the body: that MAC plus the
+/// JSON parse of the body.
+fn hmac_json_floor(secret: String, prefix: Vec<u8>, body: Vec<u8>) -> Run {
+    Box::new(move || {
+        black_box(signature::hmac_sha256(
+            secret.as_bytes(),
+            &[&prefix, black_box(&body)],
+        ));
+        black_box(serde_json::from_slice::<Value>(black_box(&body)).unwrap());
+    })
+}
+
+/// The floor of a token-authorized JSON body: the constant-time token compare plus the parse.
+fn token_json_floor(req: &WebhookRequest, secret: &str, body: Vec<u8>) -> Run {
+    let (got, expected) = token_floor(req, secret);
+    Box::new(move || {
+        black_box(signature::constant_time_eq(
+            black_box(got.as_bytes()),
+            expected.as_bytes(),
+        ));
+        black_box(serde_json::from_slice::<Value>(black_box(&body)).unwrap());
+    })
+}
+
 fn tiktok(size: usize) -> Case {
     use omnichannel::tiktok::webhook;
     let f = factory(omnichannel::tiktok::factories(), "tiktok");
@@ -137,23 +181,8 @@ fn tiktok(size: usize) -> Case {
         now(),
     )
     .unwrap();
-    let ch = demo_channel(&f);
-    check(ch.as_ref(), &req);
-    let t = NOW.to_string();
-    Case {
-        name: format!("tiktok/{size}"),
-        size: body.len(),
-        floor: Box::new(move || {
-            black_box(signature::hmac_sha256(
-                secret.as_bytes(),
-                &[t.as_bytes(), b".", black_box(&body)],
-            ));
-            black_box(serde_json::from_slice::<Value>(black_box(&body)).unwrap());
-        }),
-        full: Box::new(move || {
-            black_box(ready(ch.receive(black_box(&req))).unwrap());
-        }),
-    }
+    let floor = hmac_json_floor(secret, format!("{NOW}.").into_bytes(), body.clone());
+    receive_case("tiktok", size, body.len(), floor, demo_channel(&f), req)
 }
 
 fn front(size: usize) -> Case {
@@ -179,23 +208,8 @@ fn front(size: usize) -> Case {
         body.clone(),
     );
     let ts = req.header(webhook::TIMESTAMP_HEADER).unwrap().unwrap();
-    let ts = ts.to_string();
-    let ch = demo_channel(&f);
-    check(ch.as_ref(), &req);
-    Case {
-        name: format!("front/{size}"),
-        size: body.len(),
-        floor: Box::new(move || {
-            black_box(signature::hmac_sha256(
-                secret.as_bytes(),
-                &[ts.as_bytes(), b":", black_box(&body)],
-            ));
-            black_box(serde_json::from_slice::<Value>(black_box(&body)).unwrap());
-        }),
-        full: Box::new(move || {
-            black_box(ready(ch.receive(black_box(&req))).unwrap());
-        }),
-    }
+    let floor = hmac_json_floor(secret, format!("{ts}:").into_bytes(), body.clone());
+    receive_case("front", size, body.len(), floor, demo_channel(&f), req)
 }
 
 fn signalwire(size: usize) -> Case {
@@ -246,24 +260,15 @@ fn signalwire(size: usize) -> Case {
     let text = form.iter().find(|(k, _)| k == "Body").unwrap().1.clone();
     let req = signed(&text);
     assert_eq!(req.body.as_ref(), body.as_slice());
-    let ch = demo_channel(&f);
-    check(ch.as_ref(), &req);
-    Case {
-        name: format!("signalwire/{size}"),
-        size: body.len(),
-        floor: Box::new(move || {
-            black_box(signature::hmac_sha1(
-                secret.as_bytes(),
-                &[url.as_bytes(), black_box(&body)],
-            ));
-            black_box(
-                serde_urlencoded::from_bytes::<Vec<(String, String)>>(black_box(&body)).unwrap(),
-            );
-        }),
-        full: Box::new(move || {
-            black_box(ready(ch.receive(black_box(&req))).unwrap());
-        }),
-    }
+    let body_len = body.len();
+    let floor: Run = Box::new(move || {
+        black_box(signature::hmac_sha1(
+            secret.as_bytes(),
+            &[url.as_bytes(), black_box(&body)],
+        ));
+        black_box(serde_urlencoded::from_bytes::<Vec<(String, String)>>(black_box(&body)).unwrap());
+    });
+    receive_case("signalwire", size, body_len, floor, demo_channel(&f), req)
 }
 
 /// Replaces the body of a token-authorized request (the token does not cover the body).
@@ -304,23 +309,8 @@ fn rocketchat(size: usize) -> Case {
         serde_json::to_vec(&b).unwrap()
     });
     let req = with_body(&sample, body.clone());
-    let ch = demo_channel(&f);
-    check(ch.as_ref(), &req);
-    let (got, expected) = token_floor(&req, &secret);
-    Case {
-        name: format!("rocketchat/{size}"),
-        size: body.len(),
-        floor: Box::new(move || {
-            black_box(signature::constant_time_eq(
-                black_box(got.as_bytes()),
-                expected.as_bytes(),
-            ));
-            black_box(serde_json::from_slice::<Value>(black_box(&body)).unwrap());
-        }),
-        full: Box::new(move || {
-            black_box(ready(ch.receive(black_box(&req))).unwrap());
-        }),
-    }
+    let floor = token_json_floor(&req, &secret, body.clone());
+    receive_case("rocketchat", size, body.len(), floor, demo_channel(&f), req)
 }
 
 fn rapidpro(size: usize) -> Case {
@@ -344,22 +334,8 @@ fn rapidpro(size: usize) -> Case {
         serde_json::to_vec(&b).unwrap()
     });
     let req = with_body(&sample, body.clone());
-    check(ch.as_ref(), &req);
-    let (got, expected) = token_floor(&req, &secret);
-    Case {
-        name: format!("rapidpro/{size}"),
-        size: body.len(),
-        floor: Box::new(move || {
-            black_box(signature::constant_time_eq(
-                black_box(got.as_bytes()),
-                expected.as_bytes(),
-            ));
-            black_box(serde_json::from_slice::<Value>(black_box(&body)).unwrap());
-        }),
-        full: Box::new(move || {
-            black_box(ready(ch.receive(black_box(&req))).unwrap());
-        }),
-    }
+    let floor = token_json_floor(&req, &secret, body.clone());
+    receive_case("rapidpro", size, body.len(), floor, ch, req)
 }
 
 fn salesforce(size: usize) -> Case {
