@@ -126,9 +126,6 @@ fn reshape(req: &mut WebhookRequest, shape: &Shape) -> &'static str {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
-    ))]
 
     #[test]
     fn any_listed_secret_is_accepted_and_the_first_is_sent(

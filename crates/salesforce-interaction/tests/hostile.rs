@@ -146,9 +146,6 @@ fn assert_answered(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
-    ))]
 
     #[test]
     fn any_json_event_is_answered(v in json_value()) {

@@ -80,9 +80,6 @@ fn params() -> impl Strategy<Value = Vec<(String, String)>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
-    ))]
 
     #[test]
     fn any_listed_key_verifies_and_the_first_signs(
