@@ -339,9 +339,9 @@ pub struct Event {
     /// The content cannot be represented by the channel (a sticker); `raw` still has it.
     #[serde(default, skip_serializing_if = "is_false")]
     pub unsupported: bool,
-    /// The provider's payload as received.
+    /// The provider's payload as received (its JSON text where the provider sent JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub raw: Option<serde_json::Value>,
+    pub raw: Option<crate::Raw>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -457,7 +457,7 @@ mod tests {
         e.status = Some(s);
         e.typing = Some(Typing::Started);
         e.unsupported = true;
-        e.raw = Some(json!({"MessageSid": "SM1"}));
+        e.raw = Some(json!({"MessageSid": "SM1"}).into());
         let v = e.to_json();
         assert_eq!(v["occurred_at"], "2024-05-01T12:00:00Z");
         assert_eq!(

@@ -37,6 +37,7 @@ pub mod event;
 pub mod http;
 pub mod jwt;
 pub mod message;
+pub mod raw;
 pub mod signature;
 pub mod store;
 pub mod token;
@@ -54,6 +55,7 @@ pub use event::{
 pub use message::{
     Contact, Message, MessageBuilder, OutboundAttachment, OutboundMessage, SendReceipt, SendStatus,
 };
+pub use raw::Raw;
 pub use signature::SigningKeys;
 pub use store::{
     DedupStore, Lock, LockLease, MemoryDedupStore, MemoryLock, MemoryTokenStore, TokenStore,

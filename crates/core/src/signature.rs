@@ -188,10 +188,13 @@ pub fn decode_hex(
             reason: "signature has the wrong length",
         });
     }
-    hex::decode(s).map_err(|_| VerifyError::MalformedHeader {
+    // Into a buffer of the exact size (the `FromHex` collect of a `Vec` grows it step by step).
+    let mut bytes = vec![0u8; s.len() / 2];
+    hex::decode_to_slice(s, &mut bytes).map_err(|_| VerifyError::MalformedHeader {
         header,
         reason: "signature is not hex",
-    })
+    })?;
+    Ok(bytes)
 }
 
 /// Decodes a standard base64 signature, refusing wrong lengths.

@@ -208,7 +208,7 @@ impl InboundEvent for FrontEvent {
         let mut e = self.event_without_raw();
         let raw = self.raw_arc();
         if !raw.is_null() {
-            e.raw = Some((**raw).clone());
+            e.raw = Some((**raw).clone().into());
         }
         e
     }
@@ -222,7 +222,7 @@ impl FrontEvent {
         let raw = self.into_raw_arc();
         let raw = Arc::try_unwrap(raw).unwrap_or_else(|shared| (*shared).clone());
         if !raw.is_null() {
-            e.raw = Some(raw);
+            e.raw = Some(raw.into());
         }
         e
     }
@@ -764,8 +764,8 @@ mod tests {
         let by_ref: Vec<Event> = events.iter().map(InboundEvent::normalize).collect();
         let moved: Vec<Event> = events.into_iter().map(FrontEvent::into_event).collect();
         assert_eq!(moved, by_ref);
-        assert_eq!(moved[0].raw.as_ref(), Some(&raw));
-        assert_eq!(moved[1].raw.as_ref(), Some(&raw));
+        assert_eq!(moved[0].raw.as_ref(), Some(&omnichannel_core::Raw::from(raw.clone())));
+        assert_eq!(moved[1].raw.as_ref(), Some(&omnichannel_core::Raw::from(raw.clone())));
         // A delete without a body has no `raw`, either way.
         let (events, _) = handle(
             &cfg().build().unwrap(),

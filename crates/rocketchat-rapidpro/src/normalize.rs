@@ -75,7 +75,7 @@ pub fn app_webhook_event(webhook: AppWebhook, raw: Value, body: &[u8]) -> Event 
             }
             e.text = data.text.filter(|t| !t.is_empty());
             e.attachments = data.attachments.iter().map(event_attachment).collect();
-            e.raw = Some(raw);
+            e.raw = Some(raw.into());
             e
         }
         AppWebhook::CloseRoom { ticket_id, token } => {
@@ -85,7 +85,7 @@ pub fn app_webhook_event(webhook: AppWebhook, raw: Value, body: &[u8]) -> Event 
                 format!("{ticket_id}:closed"),
             );
             e.conversation_id = non_empty(&token);
-            e.raw = Some(raw);
+            e.raw = Some(raw.into());
             e
         }
     }
@@ -113,7 +113,7 @@ pub fn room_opened_event(app_id: &str, body: &Value) -> Event {
         sender = sender.with_name(name);
     }
     e.sender = Some(sender);
-    e.raw = Some(body.clone());
+    e.raw = Some(body.clone().into());
     e
 }
 
@@ -137,7 +137,7 @@ pub fn visitor_message_event(
         .filter(|t| !t.is_empty())
         .map(str::to_string);
     e.attachments = attachments.iter().map(event_attachment).collect();
-    e.raw = Some(body);
+    e.raw = Some(body.into());
     e
 }
 
@@ -150,7 +150,7 @@ pub fn room_closed_event(app_id: &str, body: &Value, token: &str, ticket_id: &st
     );
     e.channel_id = Some(app_id.to_string());
     e.conversation_id = Some(token.to_string());
-    e.raw = Some(body.clone());
+    e.raw = Some(body.clone().into());
     e
 }
 
@@ -162,7 +162,7 @@ pub fn settings_event(app_id: &str, body: &Value, url: &str) -> Event {
         format!("settings:{}", derived_id(&[url.as_bytes()])),
     );
     e.channel_id = Some(app_id.to_string());
-    e.raw = Some(body.clone());
+    e.raw = Some(body.clone().into());
     e
 }
 

@@ -52,7 +52,7 @@ pub fn normalize(ev: &PlatformEvent, raw: &Value) -> Vec<Event> {
         }
     };
     let mut e = e;
-    e.raw = Some(raw.clone());
+    e.raw = Some(raw.clone().into());
     vec![e]
 }
 

@@ -132,7 +132,7 @@ impl InboundEvent for SignalwireEvent {
             SignalwireEvent::Message(m) => &m.params,
             SignalwireEvent::Status(s) => &s.params,
         };
-        e.raw = Some(params.to_json());
+        e.raw = Some(params.to_json().into());
         e
     }
 }
@@ -142,7 +142,7 @@ impl InboundEvent for SignalwireEvent {
 pub fn to_event(ev: &SignalwireEvent, raw: serde_json::Value) -> Event {
     // Not `normalize`: it would build `raw` from the parameters only to drop it.
     let mut e = event_without_raw(ev);
-    e.raw = Some(raw);
+    e.raw = Some(raw.into());
     e
 }
 
@@ -272,11 +272,11 @@ mod tests {
             let raw = p.to_json();
             let ev = SignalwireEvent::from_params(p, 10).unwrap();
             let by_ref = ev.normalize();
-            assert_eq!(by_ref.raw.as_ref(), Some(&raw));
+            assert_eq!(by_ref.raw.as_ref(), Some(&omnichannel_core::Raw::from(raw.clone())));
             // The payload as received wins (a JSON webhook's own body), the rest is the same.
             let given = serde_json::json!({"as": "received"});
             let mut e = to_event(&ev, given.clone());
-            assert_eq!(e.raw.as_ref(), Some(&given));
+            assert_eq!(e.raw.as_ref(), Some(&omnichannel_core::Raw::from(given.clone())));
             e.raw = by_ref.raw.clone();
             assert_eq!(e, by_ref);
         }

@@ -385,16 +385,9 @@ impl Channel for TiktokChannel {
     /// Verifies, parses (the envelope, then `content` a second time) and normalizes; replies
     /// 200 with an empty body, as TikTok expects.
     async fn receive(&self, req: &WebhookRequest) -> Result<Inbound> {
-        let mut event = self.parse(req)?;
-        // The typed event is dropped here: its envelope moves into the normalized event
-        // instead of being copied (`normalize` only copies `raw` into the event).
-        let raw = std::mem::take(match &mut event {
-            TiktokEvent::Message(m) => &mut m.raw,
-            TiktokEvent::Read(r) => &mut r.raw,
-            TiktokEvent::Other(o) => &mut o.raw,
-        });
-        let mut normalized = event.normalize();
-        normalized.raw = Some(raw);
+        // The raw envelope is shared text (a reference count), so normalizing copies only the
+        // typed fields.
+        let normalized = self.parse(req)?.normalize();
         Ok(Inbound::new(vec![normalized], WebhookReply::ok()))
     }
 

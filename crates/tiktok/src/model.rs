@@ -3,6 +3,7 @@
 //! Unknown fields are ignored on purpose: TikTok adds fields, and the raw payload travels in every
 //! normalized event anyway.
 
+use omnichannel_core::Raw;
 use serde::{Deserialize, Serialize};
 
 /// The webhook envelope. `content` is a JSON document encoded as a string.
@@ -223,8 +224,8 @@ pub struct MessageEvent {
     pub create_time: Option<i64>,
     /// The decoded `content`.
     pub content: MessageContent,
-    /// The envelope as received.
-    pub raw: serde_json::Value,
+    /// The envelope as received (its JSON text).
+    pub raw: Raw,
 }
 
 /// A read event.
@@ -236,8 +237,8 @@ pub struct ReadEvent {
     pub create_time: Option<i64>,
     /// The decoded `content`.
     pub content: ReadContent,
-    /// The envelope as received.
-    pub raw: serde_json::Value,
+    /// The envelope as received (its JSON text).
+    pub raw: Raw,
 }
 
 /// An event this crate does not interpret.
@@ -252,6 +253,6 @@ pub struct OtherEvent {
     /// Deterministic id: `<event>:<message_id>` when the content names a message, otherwise
     /// `<event>:<first 32 hex digits of SHA-256 of the body>`.
     pub id: String,
-    /// The envelope as received.
-    pub raw: serde_json::Value,
+    /// The envelope as received (its JSON text).
+    pub raw: Raw,
 }

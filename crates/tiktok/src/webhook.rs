@@ -6,16 +6,18 @@
 //! HMAC-SHA256(app secret, `"<t>." + raw body`), and `t` must be within the tolerance of now,
 //! both ways.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, Method};
 use omnichannel_core::signature::{self, Algorithm};
-use omnichannel_core::{Error, JsonFault, Result, SigningKeys, VerifyError, WebhookRequest};
+use omnichannel_core::{
+    Error, JsonFault, Raw, Result, SigningKeys, VerifyError, WebhookRequest,
+};
 use sha2::Digest as _;
 
-use crate::model::{
-    MessageContent, MessageEvent, OtherEvent, ReadContent, ReadEvent, TiktokEvent, WebhookEnvelope,
-};
+use crate::model::{MessageContent, MessageEvent, OtherEvent, ReadContent, ReadEvent, TiktokEvent};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "Tiktok-Signature";
@@ -144,39 +146,134 @@ pub(crate) fn json_error(what: &str, e: &serde_json::Error) -> Error {
     ))
 }
 
-/// The inner `content` document: a JSON string parsed a second time (an object is taken as is).
-fn inner<T: serde::de::DeserializeOwned>(
-    content: Option<&serde_json::Value>,
-    event: &str,
-) -> Result<T> {
-    match content {
-        Some(serde_json::Value::String(s)) => {
-            serde_json::from_str(s).map_err(|e| json_error(&format!("{event} content"), &e))
+/// The envelope as read on the webhook path: strings borrowed from the body where they have no
+/// escapes; `content` read once, as the string it should be (or an object, accepted too).
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    event: Cow<'a, str>,
+    #[serde(default)]
+    create_time: Option<i64>,
+    #[serde(default, borrow)]
+    user_openid: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    content: Option<Content<'a>>,
+}
+
+/// The envelope's `content`: a JSON document inside a string, or (accepted too) an object.
+enum Content<'a> {
+    /// The string, unescaped.
+    Text(Cow<'a, str>),
+    /// Anything else, as a value.
+    Other(serde_json::Value),
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Content<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Content<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON string or object")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
+                Ok(Content::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
+                Ok(Content::Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> std::result::Result<Self::Value, E> {
+                Ok(Content::Text(Cow::Owned(v)))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let value = <serde_json::Value as serde::Deserialize>::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                Ok(Content::Other(value))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let value = <serde_json::Value as serde::Deserialize>::deserialize(
+                    serde::de::value::SeqAccessDeserializer::new(seq),
+                )?;
+                Ok(Content::Other(value))
+            }
+            fn visit_bool<E>(self, v: bool) -> std::result::Result<Self::Value, E> {
+                Ok(Content::Other(v.into()))
+            }
+            fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E> {
+                Ok(Content::Other(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E> {
+                Ok(Content::Other(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> std::result::Result<Self::Value, E> {
+                Ok(Content::Other(v.into()))
+            }
         }
-        Some(v @ serde_json::Value::Object(_)) => serde_json::from_value(v.clone())
-            .map_err(|e| json_error(&format!("{event} content"), &e)),
-        Some(_) => Err(Error::malformed(format!(
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// A fault of the envelope: a body that is not JSON, or an envelope of the wrong shape.
+fn envelope_error(e: &serde_json::Error) -> Error {
+    match JsonFault::of(e) {
+        JsonFault::Syntax | JsonFault::Eof | JsonFault::Io => json_error("body", e),
+        _ => json_error("envelope", e),
+    }
+}
+
+/// The inner `content` document: a JSON string parsed a second time (an object is taken as is).
+fn inner<T: serde::de::DeserializeOwned>(content: Option<&Content<'_>>, event: &str) -> Result<T> {
+    let content_error = |e: serde_json::Error| json_error(&format!("{event} content"), &e);
+    match content {
+        Some(Content::Text(text)) => serde_json::from_str(text).map_err(content_error),
+        Some(Content::Other(v @ serde_json::Value::Object(_))) => {
+            T::deserialize(v).map_err(content_error)
+        }
+        Some(Content::Other(_)) => Err(Error::malformed(format!(
             "{event} content: neither a JSON string nor an object"
         ))),
         None => Err(Error::malformed(format!("{event}: `content` is missing"))),
     }
 }
 
+/// The `message_id` an event's content names, if it has one (for ids of events this crate does
+/// not interpret).
+fn content_message_id(content: Option<&Content<'_>>) -> Option<String> {
+    let id = match content? {
+        Content::Text(text) => serde_json::from_str::<serde_json::Value>(text)
+            .ok()?
+            .get("message_id")?
+            .as_str()?
+            .to_string(),
+        Content::Other(v) => v.get("message_id")?.as_str()?.to_string(),
+    };
+    (!id.is_empty()).then_some(id)
+}
+
 /// Parses a verified body into a typed event. Unknown events are [`TiktokEvent::Other`], never an
 /// error; a known event whose `content` is malformed is `malformed_payload`.
+///
+/// The body is read once into the typed fields (and `content` once more: it is a JSON document
+/// inside a string); the envelope is kept as its text in `raw`, no tree of it is built.
 pub fn parse(body: &[u8]) -> Result<TiktokEvent> {
-    let raw: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| json_error("body", &e))?;
-    // Read from the tree in place (a clone of the whole body would cost as much as a parse).
-    let env = <WebhookEnvelope as serde::Deserialize>::deserialize(&raw)
-        .map_err(|e| json_error("envelope", &e))?;
-    let ev = match env.event.as_str() {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| Error::malformed("body: not UTF-8 text".to_string()))?;
+    let env: Envelope<'_> = serde_json::from_str(text).map_err(|e| envelope_error(&e))?;
+    let raw = || Raw::json_text(text);
+    let event = env.event.as_ref();
+    let ev = match event {
         events::RECEIVE | events::SEND => {
-            let content: MessageContent = inner(env.content.as_ref(), &env.event)?;
+            let content: MessageContent = inner(env.content.as_ref(), event)?;
             if content.message_id.is_empty() || content.conversation_id.is_empty() {
                 return Err(Error::malformed(format!(
-                    "{} content: empty `message_id` or `conversation_id`",
-                    env.event
+                    "{event} content: empty `message_id` or `conversation_id`"
                 )));
             }
             let missing = match content.message_type.as_str() {
@@ -187,51 +284,40 @@ pub fn parse(body: &[u8]) -> Result<TiktokEvent> {
             };
             if let Some(field) = missing {
                 return Err(Error::malformed(format!(
-                    "{} content: type `{field}` without its `{field}` object",
-                    env.event
+                    "{event} content: type `{field}` without its `{field}` object"
                 )));
             }
             TiktokEvent::Message(Box::new(MessageEvent {
-                echo: env.event == events::SEND,
-                business_id: env.user_openid,
+                echo: event == events::SEND,
+                business_id: env.user_openid.map(Cow::into_owned),
                 create_time: env.create_time,
                 content,
-                raw,
+                raw: raw(),
             }))
         }
         events::MARK_READ => {
-            let content: ReadContent = inner(env.content.as_ref(), &env.event)?;
+            let content: ReadContent = inner(env.content.as_ref(), event)?;
             TiktokEvent::Read(ReadEvent {
-                business_id: env.user_openid,
+                business_id: env.user_openid.map(Cow::into_owned),
                 create_time: env.create_time,
                 content,
-                raw,
+                raw: raw(),
             })
         }
         _ => {
-            let message_id = match env.content.as_ref() {
-                Some(serde_json::Value::String(s)) => serde_json::from_str::<serde_json::Value>(s)
-                    .ok()
-                    .and_then(|v| v.get("message_id")?.as_str().map(str::to_string)),
-                Some(v) => v
-                    .get("message_id")
-                    .and_then(|m| m.as_str())
-                    .map(str::to_string),
-                None => None,
-            };
-            let id = match message_id.filter(|m| !m.is_empty()) {
-                Some(m) => format!("{}:{m}", env.event),
+            let id = match content_message_id(env.content.as_ref()) {
+                Some(m) => format!("{event}:{m}"),
                 None => {
                     let digest = hex::encode(sha2::Sha256::digest(body));
-                    format!("{}:{}", env.event, &digest[..32])
+                    format!("{event}:{}", &digest[..32])
                 }
             };
             TiktokEvent::Other(OtherEvent {
-                event: env.event,
-                business_id: env.user_openid,
+                event: event.to_string(),
+                business_id: env.user_openid.map(Cow::into_owned),
                 create_time: env.create_time,
                 id,
-                raw,
+                raw: raw(),
             })
         }
     };

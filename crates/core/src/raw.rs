@@ -1,0 +1,206 @@
+//! [`Raw`]: the provider's payload as received, carried in every normalized [`Event`].
+//!
+//! A provider that sends JSON has its body kept as text: the webhook path builds no JSON tree
+//! of the body beside the typed fields it reads, and serializing the event writes the text
+//! back verbatim. A host that wants to look inside parses it on demand ([`Raw::to_value`]).
+//! Payloads that are not JSON documents as received (a form, a record decoded from another
+//! encoding) are kept as a [`serde_json::Value`].
+//!
+//! [`Event`]: crate::Event
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// The provider's payload as received: JSON text, or a value.
+///
+/// Serializes to the JSON of the payload (text is written as it came, after a check that it is
+/// one JSON document). Two `Raw`s are equal when their JSON values are.
+///
+/// ```
+/// use omnichannel_core::Raw;
+/// use serde_json::json;
+///
+/// let raw = Raw::json_text(r#"{"event": "im_receive_msg", "create_time": 1700000000}"#);
+/// assert_eq!(raw.to_value()?["event"], "im_receive_msg");
+/// assert_eq!(raw, Raw::from(json!({"create_time": 1700000000, "event": "im_receive_msg"})));
+/// assert_eq!(
+///     serde_json::to_string(&raw)?,
+///     r#"{"event": "im_receive_msg", "create_time": 1700000000}"#
+/// );
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Raw(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// JSON text, as the provider sent it.
+    Text(Arc<str>),
+    /// A decoded value.
+    Value(Value),
+}
+
+impl Raw {
+    /// A payload kept as its JSON text, as received.
+    ///
+    /// Provider crates call this with a body they have just parsed as JSON. Nothing is parsed
+    /// here; text that is not one JSON document fails when the event is serialized
+    /// ([`serde_json::Error`]) or read ([`Raw::to_value`]), never later than that.
+    pub fn json_text(text: impl Into<Arc<str>>) -> Self {
+        Raw(Repr::Text(text.into()))
+    }
+
+    /// The JSON text, when the payload is kept as text.
+    pub fn as_json_text(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Text(t) => Some(t),
+            Repr::Value(_) => None,
+        }
+    }
+
+    /// The value, when the payload is kept as a value.
+    pub fn as_value(&self) -> Option<&Value> {
+        match &self.0 {
+            Repr::Text(_) => None,
+            Repr::Value(v) => Some(v),
+        }
+    }
+
+    /// The payload as a JSON value: text is parsed (an error only if it is not JSON), a value
+    /// is cloned.
+    pub fn to_value(&self) -> serde_json::Result<Value> {
+        match &self.0 {
+            Repr::Text(t) => serde_json::from_str(t),
+            Repr::Value(v) => Ok(v.clone()),
+        }
+    }
+
+    /// The payload as a JSON value, without a copy of a kept value.
+    pub fn into_value(self) -> serde_json::Result<Value> {
+        match self.0 {
+            Repr::Text(t) => serde_json::from_str(&t),
+            Repr::Value(v) => Ok(v),
+        }
+    }
+}
+
+impl From<Value> for Raw {
+    fn from(v: Value) -> Self {
+        Raw(Repr::Value(v))
+    }
+}
+
+impl PartialEq for Raw {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Repr::Value(a), Repr::Value(b)) => a == b,
+            (Repr::Text(a), Repr::Text(b)) if a == b => true,
+            _ => match (self.to_value(), other.to_value()) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            },
+        }
+    }
+}
+
+impl PartialEq<Value> for Raw {
+    fn eq(&self, other: &Value) -> bool {
+        match &self.0 {
+            Repr::Value(v) => v == other,
+            Repr::Text(t) => serde_json::from_str::<Value>(t).is_ok_and(|v| &v == other),
+        }
+    }
+}
+
+impl fmt::Debug for Raw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Repr::Text(t) => f.debug_tuple("Raw").field(&&**t).finish(),
+            Repr::Value(v) => f.debug_tuple("Raw").field(v).finish(),
+        }
+    }
+}
+
+/// The JSON: the text as received, or the value's compact JSON.
+impl fmt::Display for Raw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Repr::Text(t) => f.write_str(t),
+            Repr::Value(v) => fmt::Display::fmt(v, f),
+        }
+    }
+}
+
+impl Serialize for Raw {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Repr::Text(t) => {
+                // Checked (a scan, no tree) so that the output is JSON whatever the text was.
+                let raw: &RawValue =
+                    serde_json::from_str(t.trim()).map_err(serde::ser::Error::custom)?;
+                raw.serialize(serializer)
+            }
+            Repr::Value(v) => v.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Raw {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer).map(Raw::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn text_and_value_compare_as_json() {
+        let text = Raw::json_text("{\"a\": [1, 2], \"b\": \"é\"}");
+        let value = Raw::from(json!({"b": "é", "a": [1, 2]}));
+        assert_eq!(text, value);
+        assert_eq!(value, text);
+        assert_eq!(text, json!({"a": [1, 2], "b": "é"}));
+        assert_ne!(text, Raw::json_text("{\"a\": [1, 2]}"));
+        assert_ne!(Raw::json_text("not json"), Raw::json_text("{}"));
+        assert_eq!(text.as_json_text(), Some("{\"a\": [1, 2], \"b\": \"é\"}"));
+        assert!(text.as_value().is_none());
+        assert_eq!(value.as_value(), Some(&json!({"a": [1, 2], "b": "é"})));
+        assert_eq!(text.clone().into_value().unwrap(), json!({"a": [1, 2], "b": "é"}));
+    }
+
+    #[test]
+    fn text_serializes_verbatim_and_is_checked() {
+        let body = " {\"k\" : \"v\\n\", \"n\": 1.50} \n";
+        let raw = Raw::json_text(body);
+        assert_eq!(
+            serde_json::to_string(&raw).unwrap(),
+            "{\"k\" : \"v\\n\", \"n\": 1.50}"
+        );
+        assert_eq!(
+            serde_json::to_value(&raw).unwrap(),
+            json!({"k": "v\n", "n": 1.5})
+        );
+        for bad in ["", "{", "{} {}", "{\"a\": 1,}", "nul"] {
+            assert!(serde_json::to_string(&Raw::json_text(bad)).is_err(), "{bad:?}");
+            assert!(Raw::json_text(bad).to_value().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn deserializes_from_any_json() {
+        let raw: Raw = serde_json::from_str("{\"x\": [true, null]}").unwrap();
+        assert_eq!(raw.as_value(), Some(&json!({"x": [true, null]})));
+        let raw: Raw = serde_json::from_value(json!("s")).unwrap();
+        assert_eq!(raw, json!("s"));
+        assert_eq!(format!("{:?}", Raw::json_text("{}")), "Raw(\"{}\")");
+        assert_eq!(Raw::json_text("{ }").to_string(), "{ }");
+        assert_eq!(Raw::from(json!({"a": 1})).to_string(), "{\"a\":1}");
+    }
+}
