@@ -9,28 +9,36 @@
 
 use omnichannel_core::{
     Attachment as EventAttachment, AttachmentKind, Direction, Error, Event, EventKind,
-    OutboundMessage, Party, Provider, Result, Role,
+    OutboundMessage, Party, Provider, Raw, Result, Role,
 };
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::model::{AgentMessageData, AppWebhook, Attachment, VisitorMessage, VisitorToken};
 
 /// Meteor's id alphabet (Rocket.Chat room and message ids).
 const ID_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz";
 
-/// A 17-character Rocket.Chat-style id derived from `parts` (deterministic).
+/// A 17-character Rocket.Chat-style id derived from `parts` (deterministic): the 128-bit XXH3
+/// hash of the length-prefixed parts, written in Meteor's alphabet.
+///
+/// A dedup key, not a secret or a signature: both legs are authenticated before an id is
+/// derived, and the parts always include the ticket or room, so ids can only meet within one
+/// conversation. XXH3 reads a 4 KiB body in about a twentieth of the time SHA-256 takes (the
+/// hash was most of the Rocket.Chat path's cost; BENCHMARKS.md).
 pub fn derived_id(parts: &[&[u8]]) -> String {
-    let mut h = Sha256::new();
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
     for p in parts {
-        h.update((p.len() as u64).to_be_bytes());
+        h.update(&(p.len() as u64).to_be_bytes());
         h.update(p);
     }
-    let digest = h.finalize();
-    digest
-        .iter()
-        .take(17)
-        .map(|b| ID_ALPHABET[*b as usize % ID_ALPHABET.len()] as char)
+    let mut n = h.digest128();
+    let base = ID_ALPHABET.len() as u128;
+    (0..17)
+        .map(|_| {
+            let c = ID_ALPHABET[(n % base) as usize];
+            n /= base;
+            c as char
+        })
         .collect()
 }
 
@@ -55,7 +63,7 @@ fn event_attachment(a: &Attachment) -> EventAttachment {
 
 /// The event of an app webhook received on the RapidPro side (provider `rocketchat`); the
 /// webhook's fields and `raw` move into it.
-pub fn app_webhook_event(webhook: AppWebhook, raw: Value, body: &[u8]) -> Event {
+pub fn app_webhook_event(webhook: AppWebhook, raw: Raw, body: &[u8]) -> Event {
     match webhook {
         AppWebhook::AgentMessage {
             ticket_id,
@@ -75,7 +83,7 @@ pub fn app_webhook_event(webhook: AppWebhook, raw: Value, body: &[u8]) -> Event 
             }
             e.text = data.text.filter(|t| !t.is_empty());
             e.attachments = data.attachments.iter().map(event_attachment).collect();
-            e.raw = Some(raw.into());
+            e.raw = Some(raw);
             e
         }
         AppWebhook::CloseRoom { ticket_id, token } => {
@@ -85,7 +93,7 @@ pub fn app_webhook_event(webhook: AppWebhook, raw: Value, body: &[u8]) -> Event 
                 format!("{ticket_id}:closed"),
             );
             e.conversation_id = non_empty(&token);
-            e.raw = Some(raw.into());
+            e.raw = Some(raw);
             e
         }
     }
@@ -121,9 +129,10 @@ pub fn room_opened_event(app_id: &str, body: &Value) -> Event {
 /// answered to RapidPro).
 pub fn visitor_message_event(
     app_id: &str,
-    body: Value,
+    raw: Raw,
+    text: Option<String>,
     token: &str,
-    message_id: &str,
+    message_id: String,
     attachments: &[Attachment],
 ) -> Event {
     let mut e = Event::new(Provider::Rapidpro, EventKind::Message, message_id);
@@ -131,13 +140,9 @@ pub fn visitor_message_event(
     e.channel_id = Some(app_id.to_string());
     e.conversation_id = Some(token.to_string());
     e.sender = Some(Party::new(token).with_role(Role::Contact));
-    e.text = body
-        .get("text")
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty())
-        .map(str::to_string);
+    e.text = text.filter(|t| !t.is_empty());
     e.attachments = attachments.iter().map(event_attachment).collect();
-    e.raw = Some(body.into());
+    e.raw = Some(raw);
     e
 }
 

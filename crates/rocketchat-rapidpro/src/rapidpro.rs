@@ -8,13 +8,14 @@
 //! unknown department, empty message, room closed by the agent) come back as an [`Inbound`]
 //! with no event and that answer.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use http::{Method, StatusCode};
 use omnichannel_core::{
     AttachmentKind, Capabilities, Channel, ChannelEnv, Clock, Error, Inbound, OutboundMessage,
-    Provider, Result, SendReceipt, SendStatus, VerifyError, WebhookReply, WebhookRequest,
+    Provider, Raw, Result, SendReceipt, SendStatus, VerifyError, WebhookReply, WebhookRequest,
 };
 use serde_json::{Value, json};
 
@@ -176,7 +177,13 @@ impl RapidproChannel {
         }
     }
 
-    async fn handle(&self, endpoint: Endpoint, method: &Method, body: Value) -> Result<Inbound> {
+    async fn handle(
+        &self,
+        endpoint: Endpoint,
+        method: &Method,
+        body: Value,
+        bytes: &[u8],
+    ) -> Result<Inbound> {
         let app_id = self.config.app_id.as_str();
         match (endpoint, method) {
             (Endpoint::SecretCheck, _) => Ok(Inbound::new(
@@ -221,7 +228,7 @@ impl RapidproChannel {
                 ))
             }
             // The message moves into its event; the other endpoints read the body in place.
-            (Endpoint::VisitorMessage, _) => self.visitor_message(body).await,
+            (Endpoint::VisitorMessage, _) => self.visitor_message(body, bytes).await,
         }
     }
 
@@ -262,9 +269,27 @@ impl RapidproChannel {
         ))
     }
 
-    async fn visitor_message(&self, body: Value) -> Result<Inbound> {
+    /// `visitor-message` from the body's tree (any body that passed validation).
+    async fn visitor_message(&self, body: Value, bytes: &[u8]) -> Result<Inbound> {
         validated(&body, validate::VISITOR_MESSAGE)?;
-        let token = str_at(&body, &["visitor", "token"]).to_string();
+        let message = visitor_message_of_tree(&body);
+        self.take_visitor_message(message, Raw::from(body), bytes)
+            .await
+    }
+
+    /// `visitor-message` once validated: the room, the app's checks of the content, the event.
+    /// Its id is derived from the room and the body as received.
+    async fn take_visitor_message(
+        &self,
+        message: VisitorMessageParts,
+        raw: Raw,
+        bytes: &[u8],
+    ) -> Result<Inbound> {
+        let VisitorMessageParts {
+            token,
+            text,
+            attachments,
+        } = message;
         let Some(room) = self.store.room(&token).await? else {
             return Ok(answer(StatusCode::NOT_FOUND, &no_room(&token)));
         };
@@ -275,12 +300,11 @@ impl RapidproChannel {
                 WebhookReply::json(StatusCode::CREATED, &json!({"id": ""})),
             ));
         }
-        let text = body.get("text").and_then(Value::as_str).unwrap_or("");
-        let attachments = body.get("attachments").filter(|a| !a.is_null());
-        if text.is_empty() && attachments.is_none() {
+        let text = text.filter(|t| !t.is_empty());
+        if text.is_none() && attachments.is_none() {
             return Ok(answer(StatusCode::BAD_REQUEST, MSG_EMPTY_MESSAGE));
         }
-        let items = attachments.and_then(Value::as_array).map_or(0, Vec::len);
+        let items = attachments.as_ref().map_or(0, Vec::len);
         if items > self.config.max_attachments {
             return Err(Error::malformed(format!(
                 "attachments: {items} attachments exceed the limit of {}",
@@ -288,27 +312,83 @@ impl RapidproChannel {
             )));
         }
         // The app splits each attachment's `type`: one without a string type throws (500).
-        let typed = attachments.and_then(Value::as_array).is_none_or(|a| {
+        let typed = attachments.as_ref().is_none_or(|a| {
             a.iter()
                 .all(|i| i.get("type").is_some_and(Value::is_string))
         });
         if !typed {
             return Ok(answer(StatusCode::INTERNAL_SERVER_ERROR, MSG_UNEXPECTED));
         }
-        let attachments = webhook::loose_attachments(attachments);
-        let raw = serde_json::to_vec(&body).unwrap_or_default();
-        let id = derived_id(&[b"visitor-message", room.room_id.as_bytes(), &raw]);
+        let attachments = webhook::loose_attachments(attachments.as_deref().unwrap_or_default());
+        let id = derived_id(&[b"visitor-message", room.room_id.as_bytes(), bytes]);
+        let reply = WebhookReply::json(StatusCode::CREATED, &json!({ "id": id }));
         Ok(Inbound::new(
             vec![normalize::visitor_message_event(
                 &self.config.app_id,
-                body,
+                raw,
+                text,
                 &token,
-                &id,
+                id,
                 &attachments,
             )],
-            WebhookReply::json(StatusCode::CREATED, &json!({ "id": id })),
+            reply,
         ))
     }
+}
+
+/// What the app reads of a validated `visitor-message` body.
+#[derive(Debug, PartialEq)]
+struct VisitorMessageParts {
+    token: String,
+    text: Option<String>,
+    /// The `attachments` array (absent or `null`: `None`).
+    attachments: Option<Vec<Value>>,
+}
+
+/// A `visitor-message` body of the usual shape, read without a tree: `visitor.token` a
+/// non-empty string, `text` a string or `null`, `attachments` an array or `null`, no key twice.
+/// Such a body passes the app's validation; any other goes the tree's way.
+#[derive(serde::Deserialize)]
+struct FastVisitorMessage<'a> {
+    #[serde(borrow)]
+    visitor: FastVisitor<'a>,
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(default)]
+    attachments: Option<Vec<Value>>,
+}
+
+#[derive(serde::Deserialize)]
+struct FastVisitor<'a> {
+    #[serde(borrow)]
+    token: Cow<'a, str>,
+}
+
+/// What the app reads of a `visitor-message` body's tree (validated first).
+fn visitor_message_of_tree(body: &Value) -> VisitorMessageParts {
+    VisitorMessageParts {
+        token: str_at(body, &["visitor", "token"]).to_string(),
+        text: body.get("text").and_then(Value::as_str).map(str::to_string),
+        attachments: match body.get("attachments") {
+            Some(Value::Array(items)) => Some(items.clone()),
+            _ => None,
+        },
+    }
+}
+
+/// The fast reading of a `visitor-message` body, when it has the usual shape.
+fn fast_visitor_message(body: &[u8]) -> Option<(VisitorMessageParts, &str)> {
+    let text = std::str::from_utf8(body).ok()?;
+    let fast: FastVisitorMessage<'_> = serde_json::from_str(text).ok()?;
+    if fast.visitor.token.is_empty() {
+        return None;
+    }
+    let parts = VisitorMessageParts {
+        token: fast.visitor.token.into_owned(),
+        text: fast.text.map(Cow::into_owned),
+        attachments: fast.attachments,
+    };
+    Some((parts, text))
 }
 
 fn no_room(token: &str) -> String {
@@ -341,20 +421,22 @@ fn str_at<'a>(body: &'a Value, path: &[&str]) -> &'a str {
     cur.as_str().unwrap_or("")
 }
 
+/// Whether Rocket.Chat's body parser takes the body as JSON: `application/json`, any parameters.
+fn is_json(req: &WebhookRequest) -> bool {
+    req.headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
 /// The request body as the app sees it (`request.content`): Rocket.Chat's JSON body parser
 /// parses bodies sent as `application/json` (any parameters) and refuses invalid JSON with 400;
 /// other bodies leave the content empty.
 fn content_of(req: &WebhookRequest) -> Result<Value> {
-    let ct = req
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let is_json = ct
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json || req.body.iter().all(u8::is_ascii_whitespace) {
+    if !is_json(req) || req.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
     match serde_json::from_slice::<Value>(&req.body) {
@@ -401,6 +483,23 @@ impl Channel for RapidproChannel {
                 reason: REASON_NOT_FOUND.into(),
             })?;
         req.check_body_limit(self.config.max_body_bytes)?;
+        // A JSON `visitor-message` of the usual shape (the bulk of the traffic) is read once,
+        // into its fields; the same checks follow in the same order.
+        if endpoint == Endpoint::VisitorMessage
+            && is_json(req)
+            && let Some((message, text)) = fast_visitor_message(&req.body)
+        {
+            if !endpoint.implements(&req.method) {
+                return Err(VerifyError::Malformed {
+                    reason: REASON_METHOD.into(),
+                }
+                .into());
+            }
+            webhook::check_app_headers(req, &self.config.secret, true)?;
+            return self
+                .take_visitor_message(message, Raw::json_text(text), &req.body)
+                .await;
+        }
         let body = content_of(req)?;
         if !endpoint.implements(&req.method) {
             return Err(VerifyError::Malformed {
@@ -413,7 +512,7 @@ impl Channel for RapidproChannel {
             &self.config.secret,
             endpoint.checks_content_type(&req.method),
         )?;
-        self.handle(endpoint, &req.method, body).await
+        self.handle(endpoint, &req.method, body, &req.body).await
     }
 
     /// Delivers an agent's message to RapidPro (`agent-message`). The visitor token is the
@@ -506,6 +605,52 @@ impl Channel for RapidproChannel {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &json!({ "error": MSG_UNEXPECTED }),
             ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// Every body the one-pass reading takes passes the app's validation and reads the same
+    /// as its tree; the others are left to the tree.
+    #[test]
+    fn visitor_message_fast_path_matches_the_tree() {
+        let taken: &[&str] = &[
+            r#"{"visitor":{"token":"v1"},"text":"hi \"you\"\n é 🙏"}"#,
+            r#"{"visitor":{"token":"v1","name":"x"},"text":null,"attachments":[{"type":"image/png","url":"https://x.test/a"},{"url":"u"},3]}"#,
+            r#"{"visitor":{"token":"v1"},"attachments":null,"other":{"a":[1]}}"#,
+            r#"{"visitor":{"token":"v1"},"text":""}"#,
+            r#"{"visitor":{"token":"v\u00e9"},"text":"\ud83d\ude4f"}"#,
+        ];
+        for body in taken {
+            let (fast, text) = fast_visitor_message(body.as_bytes()).expect(body);
+            assert_eq!(text, *body);
+            let tree: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(validate::check(&tree, validate::VISITOR_MESSAGE), None, "{body}");
+            assert_eq!(fast, visitor_message_of_tree(&tree), "{body}");
+        }
+        let left: &[&[u8]] = &[
+            br#"{"visitor":{"token":""},"text":"hi"}"#,
+            br#"{"visitor":{"token":5},"text":"hi"}"#,
+            br#"{"visitor":{},"text":"hi"}"#,
+            br#"{"visitor":"v1","text":"hi"}"#,
+            br#"{"text":"hi"}"#,
+            br#"{"visitor":{"token":"v1"},"text":1}"#,
+            br#"{"visitor":{"token":"v1"},"attachments":{"type":"x"}}"#,
+            br#"{"visitor":{"token":"v1"},"text":"a","text":"b"}"#,
+            br#"[{"visitor":{"token":"v1"}}]"#,
+            b"{\"visitor\":{\"token\":\"v\xff\"}}",
+            b"{\"visitor\":",
+        ];
+        for body in left {
+            assert!(
+                fast_visitor_message(body).is_none(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 }

@@ -6,10 +6,14 @@
 //! - The app side receives RapidPro's calls to its five endpoints, checked in the app's order
 //!   (spec section 2).
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 use omnichannel_core::signature::constant_time_eq;
-use omnichannel_core::{Error, ExposeSecret, JsonFault, SigningKeys, VerifyError, WebhookRequest};
+use omnichannel_core::{
+    Error, ExposeSecret, JsonFault, Raw, SigningKeys, VerifyError, WebhookRequest,
+};
 use serde_json::Value;
 
 use crate::api::{self, MSG_INVALID_AUTHORIZATION, MSG_INVALID_CONTENT_TYPE, MSG_SECRET_NOT_SET};
@@ -25,6 +29,9 @@ pub const MSG_TICKET_REQUIRED: &str = "field 'ticketID' is required";
 /// mailroom's answer to an unknown `type`.
 pub const MSG_INVALID_EVENT_TYPE: &str = "invalid event type";
 
+/// The scheme of the RapidPro side's `Authorization` header.
+const TOKEN_SCHEME: &[u8] = b"Token ";
+
 /// Checks `Authorization: Token <secret>` against every key, in constant time (the RapidPro
 /// side: mailroom compares with the untrimmed secret).
 pub fn verify_token(req: &WebhookRequest, keys: &SigningKeys) -> Result<(), VerifyError> {
@@ -33,12 +40,13 @@ pub fn verify_token(req: &WebhookRequest, keys: &SigningKeys) -> Result<(), Veri
             reason: "Authorization header absent",
         });
     };
+    // `Token <secret>`: the scheme compared as bytes, the secret in constant time.
+    let (scheme, given) = got.as_bytes().split_at(got.len().min(TOKEN_SCHEME.len()));
     let mut ok = false;
     for key in keys.all() {
-        let expected = format!("Token {}", key.expose_secret());
-        ok |= constant_time_eq(got.as_bytes(), expected.as_bytes());
+        ok |= constant_time_eq(given, key.expose_secret().as_bytes());
     }
-    if ok {
+    if ok && scheme == TOKEN_SCHEME {
         Ok(())
     } else {
         Err(VerifyError::Unauthorized {
@@ -49,9 +57,107 @@ pub fn verify_token(req: &WebhookRequest, keys: &SigningKeys) -> Result<(), Veri
 
 /// Parses an app webhook the way mailroom does: `type` and `ticketID` required (non-empty),
 /// `visitor` read when present, `data` decoded for `agent-message` (no field of it required).
-/// Error reasons are mailroom's exact messages.
-pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook, Value), Error> {
-    let raw: Value = serde_json::from_slice(body).map_err(|e| Error::malformed(json_reason(&e)))?;
+/// Error reasons are mailroom's exact messages. `raw` is the body's text.
+///
+/// A body of the usual shape (every field of its expected type, no key twice) is read once,
+/// straight into the typed fields; any other body is read again the slow way, as a tree, which
+/// gives Go's answers to the unusual ones (a repeated key: the last wins; a `visitor` that is
+/// not an object: no token) and mailroom's exact error reasons.
+pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook, Raw), Error> {
+    let parsed = match std::str::from_utf8(body) {
+        Ok(text) => match serde_json::from_str::<FastCallback<'_>>(text) {
+            Ok(fast) => Some((fast, text)),
+            Err(_) => None,
+        },
+        Err(_) => None,
+    };
+    let Some((fast, text)) = parsed else {
+        let raw: Value =
+            serde_json::from_slice(body).map_err(|e| Error::malformed(json_reason(&e)))?;
+        let event = callback_of_tree(&raw, max_attachments)?;
+        return Ok((event, Raw::from(raw)));
+    };
+    let kind = fast.kind.unwrap_or_default();
+    let ticket_id = fast.ticket_id.unwrap_or_default();
+    if kind.is_empty() {
+        return Err(Error::malformed(MSG_TYPE_REQUIRED));
+    }
+    if ticket_id.is_empty() {
+        return Err(Error::malformed(MSG_TICKET_REQUIRED));
+    }
+    let token = fast
+        .visitor
+        .and_then(|v| v.token)
+        .unwrap_or_default()
+        .into_owned();
+    let event = match kind.as_ref() {
+        "agent-message" => {
+            let data = match fast.data {
+                // Go decodes an absent raw message as empty input.
+                None => return Err(Error::malformed("unexpected end of JSON input")),
+                Some(d) => d.unwrap_or_default(),
+            };
+            agent_message(ticket_id.into_owned(), token, data, max_attachments)?
+        }
+        "close-room" => AppWebhook::CloseRoom {
+            ticket_id: ticket_id.into_owned(),
+            token,
+        },
+        _ => return Err(Error::malformed(MSG_INVALID_EVENT_TYPE)),
+    };
+    Ok((event, Raw::json_text(text)))
+}
+
+/// An app webhook of the usual shape, read without a tree (see [`parse_callback`]).
+#[derive(serde::Deserialize)]
+struct FastCallback<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(rename = "ticketID", default, borrow)]
+    ticket_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    visitor: Option<FastVisitor<'a>>,
+    /// Absent (`None`), `null` (`Some(None)`) or the data.
+    #[serde(default, deserialize_with = "present")]
+    data: Option<Option<AgentMessageData>>,
+}
+
+#[derive(serde::Deserialize)]
+struct FastVisitor<'a> {
+    #[serde(default, borrow)]
+    token: Option<Cow<'a, str>>,
+}
+
+/// A field that is present, `null` or not (`None` stays for an absent one, by `default`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+fn agent_message(
+    ticket_id: String,
+    token: String,
+    data: AgentMessageData,
+    max_attachments: usize,
+) -> Result<AppWebhook, Error> {
+    if data.attachments.len() > max_attachments {
+        return Err(Error::malformed(format!(
+            "data.attachments: {} attachments exceed the limit of {max_attachments}",
+            data.attachments.len()
+        )));
+    }
+    Ok(AppWebhook::AgentMessage {
+        ticket_id,
+        token,
+        data,
+    })
+}
+
+/// [`parse_callback`] on the body's tree: Go's decoding of any JSON body.
+fn callback_of_tree(raw: &Value, max_attachments: usize) -> Result<AppWebhook, Error> {
     let Some(obj) = raw.as_object() else {
         return Err(Error::malformed(
             "json: cannot unmarshal non-object into the event",
@@ -80,7 +186,7 @@ pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let event = match kind.as_str() {
+    match kind.as_str() {
         "agent-message" => {
             let data = match obj.get("data") {
                 // Go decodes an absent raw message as empty input.
@@ -90,22 +196,11 @@ pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook
                 Some(d) => <AgentMessageData as serde::Deserialize>::deserialize(d)
                     .map_err(|e| Error::malformed(format!("data: {}", json_reason(&e))))?,
             };
-            if data.attachments.len() > max_attachments {
-                return Err(Error::malformed(format!(
-                    "data.attachments: {} attachments exceed the limit of {max_attachments}",
-                    data.attachments.len()
-                )));
-            }
-            AppWebhook::AgentMessage {
-                ticket_id,
-                token,
-                data,
-            }
+            agent_message(ticket_id, token, data, max_attachments)
         }
-        "close-room" => AppWebhook::CloseRoom { ticket_id, token },
-        _ => return Err(Error::malformed(MSG_INVALID_EVENT_TYPE)),
-    };
-    Ok((event, raw))
+        "close-room" => Ok(AppWebhook::CloseRoom { ticket_id, token }),
+        _ => Err(Error::malformed(MSG_INVALID_EVENT_TYPE)),
+    }
 }
 
 /// A JSON error as a reason that names the problem and where, never a value of the body
@@ -317,20 +412,16 @@ pub fn app_request(
 
 /// Attachments of a `visitor-message` body, each `{type, url}`; items that are not of that shape
 /// are kept with what they have (the app does not validate them).
-pub(crate) fn loose_attachments(v: Option<&Value>) -> Vec<Attachment> {
-    v.and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .map(|a| {
-                    Attachment::new(
-                        a.get("type").and_then(Value::as_str).unwrap_or_default(),
-                        a.get("url").and_then(Value::as_str).unwrap_or_default(),
-                    )
-                })
-                .collect()
+pub(crate) fn loose_attachments(items: &[Value]) -> Vec<Attachment> {
+    items
+        .iter()
+        .map(|a| {
+            Attachment::new(
+                a.get("type").and_then(Value::as_str).unwrap_or_default(),
+                a.get("url").and_then(Value::as_str).unwrap_or_default(),
+            )
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 #[cfg(test)]
@@ -339,6 +430,50 @@ mod tests {
     use super::*;
 
     const APP: &str = "684202ed-1461-4983-9ea7-fde74b15026c";
+
+    /// The one-pass reading of a callback and the tree reading agree on every body: the same
+    /// webhook, or the same error reason.
+    #[test]
+    fn callback_fast_path_matches_the_tree() {
+        let bodies: &[&[u8]] = &[
+            br#"{"type":"agent-message","ticketID":"t1","visitor":{"token":"v1"},"data":{"text":"hi \"there\"\n"}}"#,
+            br#"{"type":"agent-message","ticketID":"t1","visitor":{"token":"v1"},"data":{"attachments":[{"type":"image/png","url":"https://x.test/a.png"}]}}"#,
+            br#"{"type":"agent-message","ticketID":"t1","data":null}"#,
+            br#"{"type":"agent-message","ticketID":"t1"}"#,
+            br#"{"type":"agent-message","ticketID":"t1","data":{"text":5}}"#,
+            br#"{"type":"agent-message","ticketID":"t1","data":[]}"#,
+            br#"{"type":"close-room","ticketID":"t1","visitor":{"token":"v1"},"extra":[1,{"a":null}]}"#,
+            br#"{"type":"close-room","ticketID":"t1","visitor":"v1"}"#,
+            br#"{"type":"close-room","ticketID":"t1","visitor":{"token":7}}"#,
+            br#"{"type":"close-room","ticketID":"t1","visitor":null}"#,
+            br#"{"type":"close-room","ticketID":"t1","type":"agent-message","data":{}}"#,
+            br#"{"type":"close-room","ticketID":"t1","ticketID":""}"#,
+            br#"{"type":null,"ticketID":"t1"}"#,
+            br#"{"type":"close-room","ticketID":null}"#,
+            br#"{"type":1,"ticketID":"t1"}"#,
+            br#"{"type":"close-room","ticketID":["t1"]}"#,
+            br#"{"type":"nope","ticketID":"t1"}"#,
+            br#"{"type":"close-room","ticketID":"t\u00e9"}"#,
+            b"[1,2]",
+            b"\"close-room\"",
+            b"{\"type\":\"close-room\",\"ticketID\":\"t\xff\"}",
+            b"{\"type\":\"close-room\",",
+            b"",
+        ];
+        for body in bodies {
+            let fast = parse_callback(body, 2).map_err(|e| e.to_string());
+            let tree = serde_json::from_slice::<Value>(body)
+                .map_err(|e| Error::malformed(json_reason(&e)))
+                .and_then(|raw| callback_of_tree(&raw, 2))
+                .map_err(|e| e.to_string());
+            let label = String::from_utf8_lossy(body);
+            assert_eq!(fast.as_ref().map(|(w, _)| w), tree.as_ref(), "{label}");
+            if let Ok((_, raw)) = &fast {
+                let as_json: Value = serde_json::from_slice(body).unwrap();
+                assert_eq!(raw, &as_json, "{label}");
+            }
+        }
+    }
 
     #[test]
     fn endpoints_from_urls() {
