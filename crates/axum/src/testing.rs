@@ -183,7 +183,11 @@ impl Channel for TestChannel {
                 e.status = Some(s);
                 e.text = None;
             }
-            e.raw = raw.get("events").and_then(|a| a.get(i)).cloned().map(Into::into);
+            e.raw = raw
+                .get("events")
+                .and_then(|a| a.get(i))
+                .cloned()
+                .map(Into::into);
             events.push(e);
         }
         let reply = WebhookReply::json(StatusCode::OK, &json!({ "received": events.len() }));

@@ -172,7 +172,10 @@ mod tests {
         assert_eq!(text.as_json_text(), Some("{\"a\": [1, 2], \"b\": \"é\"}"));
         assert!(text.as_value().is_none());
         assert_eq!(value.as_value(), Some(&json!({"a": [1, 2], "b": "é"})));
-        assert_eq!(text.clone().into_value().unwrap(), json!({"a": [1, 2], "b": "é"}));
+        assert_eq!(
+            text.clone().into_value().unwrap(),
+            json!({"a": [1, 2], "b": "é"})
+        );
     }
 
     #[test]
@@ -188,7 +191,10 @@ mod tests {
             json!({"k": "v\n", "n": 1.5})
         );
         for bad in ["", "{", "{} {}", "{\"a\": 1,}", "nul"] {
-            assert!(serde_json::to_string(&Raw::json_text(bad)).is_err(), "{bad:?}");
+            assert!(
+                serde_json::to_string(&Raw::json_text(bad)).is_err(),
+                "{bad:?}"
+            );
             assert!(Raw::json_text(bad).to_value().is_err(), "{bad:?}");
         }
     }

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use http::StatusCode;
 use omnichannel_core::{
     Attachment, AttachmentKind, Direction, Error, Event, EventKind, InboundEvent, OutboundMessage,
-    Party, Provider, Result, Role, WebhookReply,
+    Party, Provider, Raw, Result, Role, WebhookReply,
 };
 use serde_json::{Value, json};
 use sha2::Digest as _;
@@ -137,7 +137,7 @@ pub struct RecipientMessage {
     /// The configured channel id.
     pub channel_id: Option<String>,
     /// The request body as received.
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// A typed channel event (one per normalized event).
@@ -149,7 +149,7 @@ pub enum FrontEvent {
         /// The new channel id.
         channel_id: String,
         /// The request body.
-        raw: Arc<Value>,
+        raw: Raw,
     },
     /// `message` / `message_autoreply`, one per `to` recipient.
     Message(RecipientMessage),
@@ -162,7 +162,7 @@ pub enum FrontEvent {
         /// The configured channel id.
         channel_id: Option<String>,
         /// The request body.
-        raw: Arc<Value>,
+        raw: Raw,
     },
     /// `delete`: the channel instance was removed.
     ChannelRemoved {
@@ -171,7 +171,7 @@ pub enum FrontEvent {
         /// The path Front called (identifies per-channel webhook URLs when the body is empty).
         path: String,
         /// The request body (`null` when empty).
-        raw: Arc<Value>,
+        raw: Raw,
     },
 }
 
@@ -184,7 +184,7 @@ impl InboundEvent for FrontEvent {
             FrontEvent::Message(m) => m.ids.external_id.clone(),
             FrontEvent::MessageImported { message, raw, .. } => match &message.id {
                 Some(id) => format!("message_imported:{id}"),
-                None => format!("message_imported:{}", hash_value(raw)),
+                None => format!("message_imported:{}", hash_raw(raw)),
             },
             FrontEvent::ChannelRemoved {
                 channel_id, path, ..
@@ -206,29 +206,30 @@ impl InboundEvent for FrontEvent {
 
     fn normalize(&self) -> Event {
         let mut e = self.event_without_raw();
-        let raw = self.raw_arc();
-        if !raw.is_null() {
-            e.raw = Some((**raw).clone().into());
-        }
+        e.raw = present(self.raw()).cloned();
         e
     }
 }
 
+/// A payload worth carrying: not the `null` of an empty body.
+fn present(raw: &Raw) -> Option<&Raw> {
+    (raw.as_value() != Some(&Value::Null)).then_some(raw)
+}
+
 impl FrontEvent {
-    /// The normalized form, consuming the typed event: its payload moves into the event
-    /// (copied only while another event of the same request still shares it).
+    /// The normalized form, consuming the typed event (the payload is shared text: moving or
+    /// sharing it copies nothing).
     pub fn into_event(self) -> Event {
         let mut e = self.event_without_raw();
-        let raw = self.into_raw_arc();
-        let raw = Arc::try_unwrap(raw).unwrap_or_else(|shared| (*shared).clone());
-        if !raw.is_null() {
-            e.raw = Some(raw.into());
+        let raw = self.into_raw();
+        if present(&raw).is_some() {
+            e.raw = Some(raw);
         }
         e
     }
 
     /// The payload as received, shared by the events of one request.
-    fn raw_arc(&self) -> &Arc<Value> {
+    pub fn raw(&self) -> &Raw {
         match self {
             FrontEvent::ChannelAuthorized { raw, .. }
             | FrontEvent::MessageImported { raw, .. }
@@ -237,7 +238,7 @@ impl FrontEvent {
         }
     }
 
-    fn into_raw_arc(self) -> Arc<Value> {
+    fn into_raw(self) -> Raw {
         match self {
             FrontEvent::ChannelAuthorized { raw, .. }
             | FrontEvent::MessageImported { raw, .. }
@@ -294,8 +295,11 @@ impl FrontEvent {
     }
 }
 
-fn hash_value(v: &Value) -> String {
-    let digest = sha2::Sha256::digest(serde_json::to_vec(v).unwrap_or_default());
+/// The first 16 hex digits of the SHA-256 of the payload's compact JSON (keys sorted), the
+/// same whether it was kept as text or as a value.
+fn hash_raw(raw: &Raw) -> String {
+    let v = raw.to_value().unwrap_or(Value::Null);
+    let digest = sha2::Sha256::digest(serde_json::to_vec(&v).unwrap_or_default());
     hex::encode(digest)[..16].to_string()
 }
 
@@ -341,10 +345,9 @@ fn attachments(msg: &FrontMessage) -> Vec<Attachment> {
 pub(crate) fn handle(
     config: &FrontConfig,
     request: FrontRequest,
-    raw: Value,
+    raw: Raw,
     path: &str,
 ) -> Result<(Vec<FrontEvent>, WebhookReply)> {
-    let raw = Arc::new(raw);
     match request {
         FrontRequest::Authorization { channel_id } => {
             let mut body = json!({"type": "success"});
@@ -396,7 +399,7 @@ fn message_events(
     config: &FrontConfig,
     message: FrontMessage,
     autoreply: bool,
-    raw: Arc<Value>,
+    raw: Raw,
 ) -> Result<(Vec<FrontEvent>, WebhookReply)> {
     check_attachments(config, &message)?;
     let id = front_message_id(&message, autoreply)?;
@@ -708,13 +711,13 @@ mod tests {
         let auth = || FrontRequest::Authorization {
             channel_id: "cha_1".into(),
         };
-        let (_, reply) = handle(&cfg().build().unwrap(), auth(), Value::Null, "/").unwrap();
+        let (_, reply) = handle(&cfg().build().unwrap(), auth(), Value::Null.into(), "/").unwrap();
         assert_eq!(reply.body.as_ref(), br#"{"type":"success"}"#);
         let c = cfg()
             .webhook_url_with(|id: &str| Some(format!("https://h.test/front/{id}")))
             .build()
             .unwrap();
-        let (events, reply) = handle(&c, auth(), Value::Null, "/").unwrap();
+        let (events, reply) = handle(&c, auth(), Value::Null.into(), "/").unwrap();
         let body: Value = serde_json::from_slice(&reply.body).unwrap();
         assert_eq!(
             body,
@@ -725,8 +728,13 @@ mod tests {
 
     #[test]
     fn per_recipient_split_dedup_and_custom_convention() {
-        let (events, reply) =
-            handle(&cfg().build().unwrap(), two_recipients(), Value::Null, "/").unwrap();
+        let (events, reply) = handle(
+            &cfg().build().unwrap(),
+            two_recipients(),
+            Value::Null.into(),
+            "/",
+        )
+        .unwrap();
         assert_eq!(events.len(), 2);
         let body: Value = serde_json::from_slice(&reply.body).unwrap();
         assert_eq!(body["external_id"], "msg_1-+1,msg_1-+2");
@@ -739,7 +747,7 @@ mod tests {
             })
             .build()
             .unwrap();
-        let (events, reply) = handle(&c, two_recipients(), Value::Null, "/").unwrap();
+        let (events, reply) = handle(&c, two_recipients(), Value::Null.into(), "/").unwrap();
         assert_eq!(events[1].id(), "msg_1:+2");
         assert_eq!(
             events[1].normalize().conversation_id.as_deref(),
@@ -752,25 +760,36 @@ mod tests {
         );
         // The recipient bound.
         let small = cfg().max_recipients(1).build().unwrap();
-        let e = handle(&small, two_recipients(), Value::Null, "/").unwrap_err();
+        let e = handle(&small, two_recipients(), Value::Null.into(), "/").unwrap_err();
         assert_eq!(e.kind(), "malformed_payload");
     }
 
     #[test]
-    fn into_event_is_normalize_and_moves_the_shared_payload_last() {
+    fn into_event_is_normalize_and_shares_the_payload() {
         let raw = json!({"type": "message", "payload": {"id": "msg_1"}});
-        let (events, _) =
-            handle(&cfg().build().unwrap(), two_recipients(), raw.clone(), "/").unwrap();
+        let (events, _) = handle(
+            &cfg().build().unwrap(),
+            two_recipients(),
+            raw.clone().into(),
+            "/",
+        )
+        .unwrap();
         let by_ref: Vec<Event> = events.iter().map(InboundEvent::normalize).collect();
         let moved: Vec<Event> = events.into_iter().map(FrontEvent::into_event).collect();
         assert_eq!(moved, by_ref);
-        assert_eq!(moved[0].raw.as_ref(), Some(&omnichannel_core::Raw::from(raw.clone())));
-        assert_eq!(moved[1].raw.as_ref(), Some(&omnichannel_core::Raw::from(raw.clone())));
+        assert_eq!(
+            moved[0].raw.as_ref(),
+            Some(&omnichannel_core::Raw::from(raw.clone()))
+        );
+        assert_eq!(
+            moved[1].raw.as_ref(),
+            Some(&omnichannel_core::Raw::from(raw.clone()))
+        );
         // A delete without a body has no `raw`, either way.
         let (events, _) = handle(
             &cfg().build().unwrap(),
             FrontRequest::Delete { channel_id: None },
-            Value::Null,
+            Value::Null.into(),
             "/x",
         )
         .unwrap();

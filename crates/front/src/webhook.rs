@@ -6,11 +6,13 @@
 //! empty body also verifies against the literal body `undefined` (Front's security page says
 //! GET and DELETE bodies are signed as "undefined").
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, Method};
 use omnichannel_core::signature::{self, Algorithm};
 use omnichannel_core::{
-    Bytes, Error, ExposeSecret, JsonFault, Result, SigningKeys, VerifyError, WebhookRequest,
+    Bytes, Error, ExposeSecret, JsonFault, Raw, Result, SigningKeys, VerifyError, WebhookRequest,
 };
 
 use crate::config::FrontConfig;
@@ -145,14 +147,19 @@ fn check_bearer(
 }
 
 /// Parses a verified request into its typed form. An unknown `type` is an error (Front is
-/// answered 400 `bad_request`).
-pub fn parse(req: &WebhookRequest) -> Result<(FrontRequest, serde_json::Value)> {
+/// answered 400 `bad_request`). `raw` is the body's text (`null` for an empty delete).
+///
+/// A body of the usual shape (`type` before `payload`, every field of its expected type, no key
+/// twice) is read once, straight into the typed fields; any other body is read again as a
+/// tree, which gives the answers to the unusual ones (a repeated key: the last wins) and the
+/// exact error reasons.
+pub fn parse(req: &WebhookRequest) -> Result<(FrontRequest, Raw)> {
     let body = req.body.as_ref();
     let trimmed = body.trim_ascii();
     if req.method == Method::DELETE && (trimmed.is_empty() || trimmed == UNDEFINED_BODY) {
         return Ok((
             FrontRequest::Delete { channel_id: None },
-            serde_json::Value::Null,
+            Raw::from(serde_json::Value::Null),
         ));
     }
     if req.method != Method::POST && req.method != Method::DELETE {
@@ -161,14 +168,24 @@ pub fn parse(req: &WebhookRequest) -> Result<(FrontRequest, serde_json::Value)> 
             req.method
         )));
     }
+    if let Ok(text) = std::str::from_utf8(body)
+        && let Ok(FastRequest(parsed)) = serde_json::from_str::<FastRequest>(text)
+    {
+        return Ok((parsed, Raw::json_text(text)));
+    }
     let raw: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
         Error::malformed(format!(
             "body is not JSON: {}",
             category(&JsonFault::of(&e))
         ))
     })?;
-    // The envelope is read in place: `raw` is kept whole for the events, nothing is copied
-    // but the typed fields.
+    let parsed = request_of_tree(&raw)?;
+    Ok((parsed, Raw::from(raw)))
+}
+
+/// [`parse`] on the body's tree: any JSON body, with the exact error reasons.
+fn request_of_tree(raw: &serde_json::Value) -> Result<FrontRequest> {
+    // The envelope is read in place: nothing is copied but the typed fields.
     let kind = raw
         .as_object()
         .and_then(|o| o.get("type"))
@@ -178,11 +195,9 @@ pub fn parse(req: &WebhookRequest) -> Result<(FrontRequest, serde_json::Value)> 
     let parsed = match kind {
         "authorization" => {
             let p: ChannelPayload = field(payload, "payload")?;
-            let channel_id = p
-                .channel_id
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| Error::malformed("authorization has no `payload.channel_id`"))?;
-            FrontRequest::Authorization { channel_id }
+            FrontRequest::Authorization {
+                channel_id: authorized_channel(p)?,
+            }
         }
         "message" => FrontRequest::Message(message(payload)?),
         "message_autoreply" => FrontRequest::MessageAutoreply(message(payload)?),
@@ -215,7 +230,116 @@ pub fn parse(req: &WebhookRequest) -> Result<(FrontRequest, serde_json::Value)> 
             }));
         }
     };
-    Ok((parsed, raw))
+    Ok(parsed)
+}
+
+fn authorized_channel(p: ChannelPayload) -> Result<String> {
+    p.channel_id
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| Error::malformed("authorization has no `payload.channel_id`"))
+}
+
+/// A request of the usual shape, read in one pass (see [`parse`]); any deviation is an error
+/// that sends the body to [`request_of_tree`].
+struct FastRequest(FrontRequest);
+
+/// A message payload that must be an object (a derived struct would also take an array).
+struct MessageObject(FrontMessage);
+
+impl<'de> serde::Deserialize<'de> for MessageObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = MessageObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a message object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<MessageObject, A::Error> {
+                serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(MessageObject)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FastRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = FastRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a Front channel request")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<FastRequest, A::Error> {
+                let mut kind: Option<Cow<'de, str>> = None;
+                let mut request: Option<FrontRequest> = None;
+                let mut metadata: Option<Option<ImportMetadata>> = None;
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "type" if kind.is_none() => kind = Some(map.next_value()?),
+                        "payload" if request.is_none() => {
+                            let Some(kind) = kind.as_deref() else {
+                                return Err(A::Error::custom("payload before type"));
+                            };
+                            request = Some(match kind {
+                                "authorization" => {
+                                    let p: ChannelPayload = map.next_value()?;
+                                    FrontRequest::Authorization {
+                                        channel_id: authorized_channel(p)
+                                            .map_err(A::Error::custom)?,
+                                    }
+                                }
+                                "message" => {
+                                    FrontRequest::Message(map.next_value::<MessageObject>()?.0)
+                                }
+                                "message_autoreply" => FrontRequest::MessageAutoreply(
+                                    map.next_value::<MessageObject>()?.0,
+                                ),
+                                "message_imported" => FrontRequest::MessageImported {
+                                    message: map.next_value::<MessageObject>()?.0,
+                                    metadata: None,
+                                },
+                                "delete" => FrontRequest::Delete {
+                                    channel_id: map
+                                        .next_value::<Option<ChannelPayload>>()?
+                                        .and_then(|p| p.channel_id),
+                                },
+                                _ => return Err(A::Error::custom("unknown type")),
+                            });
+                        }
+                        "metadata" if metadata.is_none() => metadata = Some(map.next_value()?),
+                        "type" | "payload" | "metadata" => {
+                            return Err(A::Error::custom("a key given twice"));
+                        }
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                let request = match (kind.as_deref(), request) {
+                    (_, Some(FrontRequest::MessageImported { message, .. })) => {
+                        FrontRequest::MessageImported {
+                            message,
+                            metadata: metadata.flatten(),
+                        }
+                    }
+                    (_, Some(r)) => r,
+                    (Some("delete"), None) => FrontRequest::Delete { channel_id: None },
+                    _ => return Err(A::Error::custom("no payload")),
+                };
+                Ok(FastRequest(request))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 fn message(payload: &serde_json::Value) -> Result<FrontMessage> {
@@ -263,6 +387,65 @@ fn category(fault: &JsonFault) -> &'static str {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    /// The one-pass reading and the tree reading agree on every body: the same request, or
+    /// (the one-pass reading refusing) the tree's answer.
+    #[test]
+    fn fast_path_matches_the_tree() {
+        let msg = r#"{"id":"msg_1","type":"custom","body":"hi \"you\"\n","text":"hi","recipients":[{"handle":"alice","role":"to"},{"handle":"bob","role":"from"}],"attachments":[]}"#;
+        let bodies: Vec<String> = vec![
+            format!(r#"{{"type":"message","payload":{msg}}}"#),
+            format!(r#"{{"type":"message_autoreply","payload":{msg},"extra":[1,{{"a":null}}]}}"#),
+            format!(
+                r#"{{"type":"message_imported","payload":{msg},"metadata":{{"external_conversation_ids":["c1"]}}}}"#
+            ),
+            format!(r#"{{"metadata":null,"type":"message_imported","payload":{msg}}}"#),
+            format!(r#"{{"type":"message_imported","payload":{msg},"metadata":5}}"#),
+            format!(r#"{{"type":"message","payload":{msg},"metadata":5}}"#),
+            format!(r#"{{"payload":{msg},"type":"message"}}"#),
+            format!(r#"{{"type":"message","type":"message","payload":{msg}}}"#),
+            r#"{"type":"message","payload":["msg_1"]}"#.to_string(),
+            r#"{"type":"message","payload":null}"#.to_string(),
+            r#"{"type":"message"}"#.to_string(),
+            r#"{"type":"authorization","payload":{"channel_id":"cha_1"}}"#.to_string(),
+            r#"{"type":"authorization","payload":{"channel_id":""}}"#.to_string(),
+            r#"{"type":"authorization","payload":["cha_1"]}"#.to_string(),
+            r#"{"type":"authorization"}"#.to_string(),
+            r#"{"type":"delete","payload":{"channel_id":"cha_1"}}"#.to_string(),
+            r#"{"type":"delete","payload":null}"#.to_string(),
+            r#"{"type":"delete"}"#.to_string(),
+            r#"{"type":"nope","payload":{}}"#.to_string(),
+            r#"{"type":5,"payload":{}}"#.to_string(),
+            r#"[{"type":"delete"}]"#.to_string(),
+            r#"{"type":"delete","#.to_string(),
+        ];
+        for body in &bodies {
+            let req = WebhookRequest::new(
+                Method::POST,
+                "https://gw.test/webhooks/front/main",
+                HeaderMap::new(),
+                Bytes::from(body.clone()),
+            );
+            let fast = parse(&req).map_err(|e| e.to_string());
+            let tree = serde_json::from_str::<serde_json::Value>(body)
+                .map_err(|e| e.to_string())
+                .and_then(|v| request_of_tree(&v).map_err(|e| e.to_string()));
+            match (&fast, &tree) {
+                (Ok((f, raw)), Ok(t)) => {
+                    assert_eq!(f, t, "{body}");
+                    assert_eq!(
+                        raw,
+                        &serde_json::from_str::<serde_json::Value>(body).unwrap()
+                    );
+                }
+                (Err(f), Err(t)) if !t.contains("line") => {
+                    assert!(f.contains(t.as_str()) || f == t, "{body}: {f} / {t}")
+                }
+                (Err(_), Err(_)) => {}
+                _ => panic!("{body}: {fast:?} / {tree:?}"),
+            }
+        }
+    }
 
     fn cfg(secret: &str) -> FrontConfig {
         FrontConfig::builder("uid", SigningKeys::new(secret))
@@ -500,7 +683,7 @@ mod tests {
         );
         let (p, raw) = parse(&req(Method::DELETE, "")).unwrap();
         assert_eq!(p, FrontRequest::Delete { channel_id: None });
-        assert!(raw.is_null());
+        assert_eq!(raw, serde_json::Value::Null);
         let (p, _) = parse(&req(Method::DELETE, "undefined")).unwrap();
         assert_eq!(p, FrontRequest::Delete { channel_id: None });
         let (p, _) = parse(&req(Method::DELETE, r#"{"type":"delete"}"#)).unwrap();

@@ -629,7 +629,11 @@ mod tests {
             let (fast, text) = fast_visitor_message(body.as_bytes()).expect(body);
             assert_eq!(text, *body);
             let tree: Value = serde_json::from_str(body).unwrap();
-            assert_eq!(validate::check(&tree, validate::VISITOR_MESSAGE), None, "{body}");
+            assert_eq!(
+                validate::check(&tree, validate::VISITOR_MESSAGE),
+                None,
+                "{body}"
+            );
             assert_eq!(fast, visitor_message_of_tree(&tree), "{body}");
         }
         let left: &[&[u8]] = &[

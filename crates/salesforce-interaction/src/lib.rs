@@ -321,7 +321,10 @@ mod tests {
         let inbound = ch.receive_event(&ev).await.unwrap();
         assert_eq!(inbound.events.len(), 1);
         assert_eq!(inbound.events[0].id, "e9");
-        assert_eq!(inbound.events[0].raw.as_ref(), Some(&omnichannel_core::Raw::from(ev.clone())));
+        assert_eq!(
+            inbound.events[0].raw.as_ref(),
+            Some(&omnichannel_core::Raw::from(ev.clone()))
+        );
         assert_eq!(inbound.reply.status, 200);
         assert!(Factory.sample_events().is_empty());
     }

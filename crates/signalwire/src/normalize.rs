@@ -272,11 +272,17 @@ mod tests {
             let raw = p.to_json();
             let ev = SignalwireEvent::from_params(p, 10).unwrap();
             let by_ref = ev.normalize();
-            assert_eq!(by_ref.raw.as_ref(), Some(&omnichannel_core::Raw::from(raw.clone())));
+            assert_eq!(
+                by_ref.raw.as_ref(),
+                Some(&omnichannel_core::Raw::from(raw.clone()))
+            );
             // The payload as received wins (a JSON webhook's own body), the rest is the same.
             let given = serde_json::json!({"as": "received"});
             let mut e = to_event(&ev, given.clone());
-            assert_eq!(e.raw.as_ref(), Some(&omnichannel_core::Raw::from(given.clone())));
+            assert_eq!(
+                e.raw.as_ref(),
+                Some(&omnichannel_core::Raw::from(given.clone()))
+            );
             e.raw = by_ref.raw.clone();
             assert_eq!(e, by_ref);
         }

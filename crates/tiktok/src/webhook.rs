@@ -12,9 +12,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, Method};
 use omnichannel_core::signature::{self, Algorithm};
-use omnichannel_core::{
-    Error, JsonFault, Raw, Result, SigningKeys, VerifyError, WebhookRequest,
-};
+use omnichannel_core::{Error, JsonFault, Raw, Result, SigningKeys, VerifyError, WebhookRequest};
 use sha2::Digest as _;
 
 use crate::model::{MessageContent, MessageEvent, OtherEvent, ReadContent, ReadEvent, TiktokEvent};
