@@ -149,8 +149,8 @@ fn check_bearer(
 /// Parses a verified request into its typed form. An unknown `type` is an error (Front is
 /// answered 400 `bad_request`). `raw` is the body's text (`null` for an empty delete).
 ///
-/// A body of the usual shape (`type` before `payload`, every field of its expected type, no key
-/// twice) is read once, straight into the typed fields; any other body is read again as a
+/// A body of the usual shape (every field of its expected type, no key twice; a `payload` that
+/// comes before `type` is a message) is read once, straight into the typed fields; any other body is read again as a
 /// tree, which gives the answers to the unusual ones (a repeated key: the last wins) and the
 /// exact error reasons.
 pub fn parse(req: &WebhookRequest) -> Result<(FrontRequest, Raw)> {
@@ -281,13 +281,17 @@ impl<'de> serde::Deserialize<'de> for FastRequest {
             ) -> std::result::Result<FastRequest, A::Error> {
                 let mut kind: Option<Cow<'de, str>> = None;
                 let mut request: Option<FrontRequest> = None;
+                // A payload met before `type` (keys in any order) is read as a message, the
+                // payload of most requests; for the other types the tree decides.
+                let mut early_message: Option<FrontMessage> = None;
                 let mut metadata: Option<Option<ImportMetadata>> = None;
                 while let Some(key) = map.next_key::<Cow<'de, str>>()? {
                     match key.as_ref() {
                         "type" if kind.is_none() => kind = Some(map.next_value()?),
-                        "payload" if request.is_none() => {
+                        "payload" if request.is_none() && early_message.is_none() => {
                             let Some(kind) = kind.as_deref() else {
-                                return Err(A::Error::custom("payload before type"));
+                                early_message = Some(map.next_value::<MessageObject>()?.0);
+                                continue;
                             };
                             request = Some(match kind {
                                 "authorization" => {
@@ -323,6 +327,17 @@ impl<'de> serde::Deserialize<'de> for FastRequest {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
+                }
+                if let Some(message) = early_message {
+                    request = Some(match kind.as_deref() {
+                        Some("message") => FrontRequest::Message(message),
+                        Some("message_autoreply") => FrontRequest::MessageAutoreply(message),
+                        Some("message_imported") => FrontRequest::MessageImported {
+                            message,
+                            metadata: None,
+                        },
+                        _ => return Err(A::Error::custom("not a message request")),
+                    });
                 }
                 let request = match (kind.as_deref(), request) {
                     (_, Some(FrontRequest::MessageImported { message, .. })) => {
@@ -403,6 +418,12 @@ mod tests {
             format!(r#"{{"type":"message_imported","payload":{msg},"metadata":5}}"#),
             format!(r#"{{"type":"message","payload":{msg},"metadata":5}}"#),
             format!(r#"{{"payload":{msg},"type":"message"}}"#),
+            format!(
+                r#"{{"payload":{msg},"metadata":{{"external_conversation_ids":["c1"]}},"type":"message_imported"}}"#
+            ),
+            r#"{"payload":{"channel_id":"cha_1"},"type":"authorization"}"#.to_string(),
+            r#"{"payload":{"channel_id":"cha_1"},"type":"delete"}"#.to_string(),
+            r#"{"payload":null,"type":"delete"}"#.to_string(),
             format!(r#"{{"type":"message","type":"message","payload":{msg}}}"#),
             r#"{"type":"message","payload":["msg_1"]}"#.to_string(),
             r#"{"type":"message","payload":null}"#.to_string(),
