@@ -65,7 +65,7 @@ use http::StatusCode;
 use omnichannel_core::signature::SigningKeys;
 use omnichannel_core::{
     AttachmentKind, Capabilities, Channel, ChannelEnv, ChannelFactory, Clock, Error, Inbound,
-    OutboundMessage, Provider, Result, SendReceipt, Settings, VerifyError, WebhookReply,
+    OutboundMessage, Provider, Raw, Result, SendReceipt, Settings, VerifyError, WebhookReply,
     WebhookRequest,
 };
 
@@ -156,7 +156,7 @@ impl SignalwireChannel {
     }
 
     /// Verifies and parses a request into the typed event and the payload as received.
-    pub fn parse(&self, req: &WebhookRequest) -> Result<(SignalwireEvent, serde_json::Value)> {
+    pub fn parse(&self, req: &WebhookRequest) -> Result<(SignalwireEvent, Raw)> {
         let verified = self.verifier.verify(req)?;
         webhook::parse_owned(verified, self.config.max_params, self.config.max_media)
     }

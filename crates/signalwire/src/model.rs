@@ -8,7 +8,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use omnichannel_core::{Error, Result};
+use omnichannel_core::{Error, Raw, Result};
 
 /// Webhook parameters in the order received; a name may repeat.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -50,6 +50,16 @@ impl Params {
         self.0.is_empty()
     }
 
+    /// As the `raw` of events: the JSON object of [`to_json`](Params::to_json), written as text
+    /// in one pass (no tree of the parameters is built).
+    pub fn to_raw(&self) -> Raw {
+        // `serde_json::to_string` of plain strings cannot fail; the fallback keeps the type total.
+        match serde_json::to_string(&ParamsJson(self)) {
+            Ok(text) => Raw::json_text(text),
+            Err(_) => Raw::from(self.to_json()),
+        }
+    }
+
     /// As a JSON object (the `raw` of events); a repeated name becomes an array in order.
     pub fn to_json(&self) -> Value {
         let mut map = serde_json::Map::new();
@@ -67,6 +77,47 @@ impl Params {
             }
         }
         Value::Object(map)
+    }
+}
+
+/// [`Params`] serialized as [`Params::to_json`]'s object: names in sorted order, a repeated
+/// name as an array of its values in order.
+struct ParamsJson<'a>(&'a Params);
+
+impl serde::Serialize for ParamsJson<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap as _, SerializeSeq as _};
+        struct Values<'a>(&'a [&'a (String, String)]);
+        impl serde::Serialize for Values<'_> {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+                for (_, v) in self.0 {
+                    seq.serialize_element(v)?;
+                }
+                seq.end()
+            }
+        }
+        let mut sorted: Vec<&(String, String)> = self.0.0.iter().collect();
+        // Stable: the values of a repeated name keep their order.
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut map = serializer.serialize_map(None)?;
+        let mut rest = sorted.as_slice();
+        while let Some((first, _)) = rest.split_first() {
+            let same = rest.iter().take_while(|(k, _)| *k == first.0).count();
+            let (group, tail) = rest.split_at(same);
+            match group {
+                [(k, v)] => map.serialize_entry(k, v)?,
+                _ => map.serialize_entry(&first.0, &Values(group))?,
+            }
+            rest = tail;
+        }
+        map.end()
     }
 }
 
@@ -508,5 +559,34 @@ mod tests {
             p(&[("a", "1"), ("b", "2"), ("a", "3")]).to_json(),
             json!({"a": ["1", "3"], "b": "2"})
         );
+    }
+
+    /// The text `raw` is byte for byte the tree's JSON: sorted names, repeated names as arrays
+    /// in order, escapes.
+    #[test]
+    fn raw_text_is_the_json_of_the_tree() {
+        for params in [
+            p(&[]),
+            p(&[("a", "1"), ("b", "2"), ("a", "3")]),
+            p(&[
+                ("Body", "say \"hi\"\n é 🙏 \u{1}"),
+                ("To", "+2"),
+                ("From", "+1"),
+                ("A", ""),
+            ]),
+            p(&[
+                ("z", "1"),
+                ("a", "2"),
+                ("z", "3"),
+                ("m", "4"),
+                ("z", "5"),
+                ("a", "6"),
+            ]),
+        ] {
+            let raw = params.to_raw();
+            let text = raw.as_json_text().unwrap();
+            assert_eq!(text, params.to_json().to_string());
+            assert_eq!(raw, params.to_json());
+        }
     }
 }

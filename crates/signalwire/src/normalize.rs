@@ -23,7 +23,7 @@
 
 use omnichannel_core::{
     Attachment, AttachmentKind, DeliveryState, Direction, Error, Event, EventKind, InboundEvent,
-    OutboundMessage, Party, Provider, Result, Role, SendStatus, Status,
+    OutboundMessage, Party, Provider, Raw, Result, Role, SendStatus, Status,
 };
 
 use crate::api::CreateMessage;
@@ -132,17 +132,17 @@ impl InboundEvent for SignalwireEvent {
             SignalwireEvent::Message(m) => &m.params,
             SignalwireEvent::Status(s) => &s.params,
         };
-        e.raw = Some(params.to_json().into());
+        e.raw = Some(params.to_raw());
         e
     }
 }
 
 /// The normalized event, with `raw` replaced by the payload as received (the JSON body of a
 /// JSON webhook).
-pub fn to_event(ev: &SignalwireEvent, raw: serde_json::Value) -> Event {
+pub fn to_event(ev: &SignalwireEvent, raw: Raw) -> Event {
     // Not `normalize`: it would build `raw` from the parameters only to drop it.
     let mut e = event_without_raw(ev);
-    e.raw = Some(raw.into());
+    e.raw = Some(raw);
     e
 }
 
@@ -278,7 +278,7 @@ mod tests {
             );
             // The payload as received wins (a JSON webhook's own body), the rest is the same.
             let given = serde_json::json!({"as": "received"});
-            let mut e = to_event(&ev, given.clone());
+            let mut e = to_event(&ev, given.clone().into());
             assert_eq!(
                 e.raw.as_ref(),
                 Some(&omnichannel_core::Raw::from(given.clone()))

@@ -28,7 +28,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 use omnichannel_core::signature::{self, Algorithm, SigningKeys};
-use omnichannel_core::{Error, Result, VerifyError, WebhookRequest};
+use omnichannel_core::{Error, Raw, Result, VerifyError, WebhookRequest};
 use sha2::Digest as _;
 
 use crate::model::{Params, SignalwireEvent};
@@ -471,7 +471,7 @@ fn utf8(bytes: Vec<u8>, what: &str) -> Result<String> {
 }
 
 /// The parameters of a verified request as text, and the `raw` JSON of its events.
-pub fn params_of(payload: &Payload, max_params: usize) -> Result<(Params, serde_json::Value)> {
+pub fn params_of(payload: &Payload, max_params: usize) -> Result<(Params, Raw)> {
     match payload {
         Payload::Form(raw) | Payload::Query(raw) => text_params(raw.clone()),
         Payload::Json(body) => {
@@ -505,7 +505,7 @@ pub fn params_of(payload: &Payload, max_params: usize) -> Result<(Params, serde_
                 };
                 out.push((k.clone(), s));
             }
-            Ok((Params(out), value))
+            Ok((Params(out), Raw::from(value)))
         }
     }
 }
@@ -515,7 +515,7 @@ pub fn parse(
     verified: &Verified,
     max_params: usize,
     max_media: usize,
-) -> Result<(SignalwireEvent, serde_json::Value)> {
+) -> Result<(SignalwireEvent, Raw)> {
     let (params, raw) = params_of(&verified.payload, max_params)?;
     Ok((SignalwireEvent::from_params(params, max_media)?, raw))
 }
@@ -526,7 +526,7 @@ pub fn parse_owned(
     verified: Verified,
     max_params: usize,
     max_media: usize,
-) -> Result<(SignalwireEvent, serde_json::Value)> {
+) -> Result<(SignalwireEvent, Raw)> {
     let (params, raw) = match verified.payload {
         Payload::Form(decoded) | Payload::Query(decoded) => text_params(decoded)?,
         json @ Payload::Json(_) => params_of(&json, max_params)?,
@@ -535,7 +535,7 @@ pub fn parse_owned(
 }
 
 /// Decoded parameters as text (each must be UTF-8), and their `raw` JSON object.
-fn text_params(decoded: RawParams) -> Result<(Params, serde_json::Value)> {
+fn text_params(decoded: RawParams) -> Result<(Params, Raw)> {
     let mut out = Vec::with_capacity(decoded.len());
     for (k, v) in decoded {
         out.push((
@@ -544,8 +544,8 @@ fn text_params(decoded: RawParams) -> Result<(Params, serde_json::Value)> {
         ));
     }
     let params = Params(out);
-    let json = params.to_json();
-    Ok((params, json))
+    let raw = params.to_raw();
+    Ok((params, raw))
 }
 
 #[cfg(test)]
