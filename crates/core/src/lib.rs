@@ -55,7 +55,7 @@ pub use event::{
 pub use message::{
     Contact, Message, MessageBuilder, OutboundAttachment, OutboundMessage, SendReceipt, SendStatus,
 };
-pub use raw::Raw;
+pub use raw::{Raw, RawJson};
 pub use signature::SigningKeys;
 pub use store::{
     DedupStore, Lock, LockLease, MemoryDedupStore, MemoryLock, MemoryTokenStore, TokenStore,

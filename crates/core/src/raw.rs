@@ -3,8 +3,9 @@
 //! A provider that sends JSON has its body kept as text: the webhook path builds no JSON tree
 //! of the body beside the typed fields it reads, and serializing the event writes the text
 //! back verbatim. A host that wants to look inside parses it on demand ([`Raw::to_value`]).
-//! Payloads that are not JSON documents as received (a form, a record decoded from another
-//! encoding) are kept as a [`serde_json::Value`].
+//! Payloads that are not JSON documents as received are kept as a [`serde_json::Value`], or in
+//! the provider's own form ([`RawJson`], a form's parameters), turned into JSON only when the
+//! event is serialized or read.
 //!
 //! [`Event`]: crate::Event
 
@@ -42,6 +43,15 @@ enum Repr {
     Text(Arc<str>),
     /// A decoded value.
     Value(Value),
+    /// A payload in its provider's form, JSON on demand.
+    Deferred(Arc<dyn RawJson>),
+}
+
+/// A payload kept in its provider's own form (a form's parameters) inside a [`Raw`]: its JSON
+/// is built only when the event is serialized or read, never on the webhook path.
+pub trait RawJson: fmt::Debug + Send + Sync {
+    /// The payload as JSON.
+    fn to_json(&self) -> Value;
 }
 
 impl Raw {
@@ -54,18 +64,23 @@ impl Raw {
         Raw(Repr::Text(text.into()))
     }
 
+    /// A payload kept in its provider's form; its JSON is built when it is serialized or read.
+    pub fn deferred(payload: Arc<dyn RawJson>) -> Self {
+        Raw(Repr::Deferred(payload))
+    }
+
     /// The JSON text, when the payload is kept as text.
     pub fn as_json_text(&self) -> Option<&str> {
         match &self.0 {
             Repr::Text(t) => Some(t),
-            Repr::Value(_) => None,
+            Repr::Value(_) | Repr::Deferred(_) => None,
         }
     }
 
     /// The value, when the payload is kept as a value.
     pub fn as_value(&self) -> Option<&Value> {
         match &self.0 {
-            Repr::Text(_) => None,
+            Repr::Text(_) | Repr::Deferred(_) => None,
             Repr::Value(v) => Some(v),
         }
     }
@@ -76,6 +91,7 @@ impl Raw {
         match &self.0 {
             Repr::Text(t) => serde_json::from_str(t),
             Repr::Value(v) => Ok(v.clone()),
+            Repr::Deferred(p) => Ok(p.to_json()),
         }
     }
 
@@ -84,6 +100,7 @@ impl Raw {
         match self.0 {
             Repr::Text(t) => serde_json::from_str(&t),
             Repr::Value(v) => Ok(v),
+            Repr::Deferred(p) => Ok(p.to_json()),
         }
     }
 }
@@ -112,6 +129,7 @@ impl PartialEq<Value> for Raw {
         match &self.0 {
             Repr::Value(v) => v == other,
             Repr::Text(t) => serde_json::from_str::<Value>(t).is_ok_and(|v| &v == other),
+            Repr::Deferred(p) => &p.to_json() == other,
         }
     }
 }
@@ -121,6 +139,7 @@ impl fmt::Debug for Raw {
         match &self.0 {
             Repr::Text(t) => f.debug_tuple("Raw").field(&&**t).finish(),
             Repr::Value(v) => f.debug_tuple("Raw").field(v).finish(),
+            Repr::Deferred(p) => f.debug_tuple("Raw").field(p).finish(),
         }
     }
 }
@@ -131,6 +150,7 @@ impl fmt::Display for Raw {
         match &self.0 {
             Repr::Text(t) => f.write_str(t),
             Repr::Value(v) => fmt::Display::fmt(v, f),
+            Repr::Deferred(p) => fmt::Display::fmt(&p.to_json(), f),
         }
     }
 }
@@ -145,6 +165,7 @@ impl Serialize for Raw {
                 raw.serialize(serializer)
             }
             Repr::Value(v) => v.serialize(serializer),
+            Repr::Deferred(p) => p.to_json().serialize(serializer),
         }
     }
 }
@@ -197,6 +218,38 @@ mod tests {
             );
             assert!(Raw::json_text(bad).to_value().is_err(), "{bad:?}");
         }
+    }
+
+    #[derive(Debug)]
+    struct Pairs(Vec<(&'static str, &'static str)>);
+
+    impl RawJson for Pairs {
+        fn to_json(&self) -> Value {
+            Value::Object(
+                self.0
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), Value::from(*v)))
+                    .collect(),
+            )
+        }
+    }
+
+    #[test]
+    fn deferred_payloads_become_json_when_read() {
+        let raw = Raw::deferred(Arc::new(Pairs(vec![("b", "2"), ("a", "1")])));
+        assert_eq!(raw, json!({"a": "1", "b": "2"}));
+        assert_eq!(raw, Raw::json_text("{\"b\": \"2\", \"a\": \"1\"}"));
+        assert_eq!(
+            serde_json::to_string(&raw).unwrap(),
+            "{\"a\":\"1\",\"b\":\"2\"}"
+        );
+        assert_eq!(raw.to_string(), "{\"a\":\"1\",\"b\":\"2\"}");
+        assert!(raw.as_json_text().is_none() && raw.as_value().is_none());
+        assert_eq!(
+            raw.clone().into_value().unwrap(),
+            json!({"a": "1", "b": "2"})
+        );
+        assert!(format!("{raw:?}").starts_with("Raw(Pairs("));
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //! parameters; none is dropped). API types read the fields this crate uses and ignore the
 //! others on purpose; the untouched JSON travels in receipts' and events' `raw`.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use omnichannel_core::{Error, Raw, Result};
+use omnichannel_core::{Error, RawJson, Result};
 
 /// Webhook parameters in the order received; a name may repeat.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -50,16 +52,6 @@ impl Params {
         self.0.is_empty()
     }
 
-    /// As the `raw` of events: the JSON object of [`to_json`](Params::to_json), written as text
-    /// in one pass (no tree of the parameters is built).
-    pub fn to_raw(&self) -> Raw {
-        // `serde_json::to_string` of plain strings cannot fail; the fallback keeps the type total.
-        match serde_json::to_string(&ParamsJson(self)) {
-            Ok(text) => Raw::json_text(text),
-            Err(_) => Raw::from(self.to_json()),
-        }
-    }
-
     /// As a JSON object (the `raw` of events); a repeated name becomes an array in order.
     pub fn to_json(&self) -> Value {
         let mut map = serde_json::Map::new();
@@ -80,44 +72,10 @@ impl Params {
     }
 }
 
-/// [`Params`] serialized as [`Params::to_json`]'s object: names in sorted order, a repeated
-/// name as an array of its values in order.
-struct ParamsJson<'a>(&'a Params);
-
-impl serde::Serialize for ParamsJson<'_> {
-    fn serialize<S: serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeMap as _, SerializeSeq as _};
-        struct Values<'a>(&'a [&'a (String, String)]);
-        impl serde::Serialize for Values<'_> {
-            fn serialize<S: serde::Serializer>(
-                &self,
-                serializer: S,
-            ) -> std::result::Result<S::Ok, S::Error> {
-                let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
-                for (_, v) in self.0 {
-                    seq.serialize_element(v)?;
-                }
-                seq.end()
-            }
-        }
-        let mut sorted: Vec<&(String, String)> = self.0.0.iter().collect();
-        // Stable: the values of a repeated name keep their order.
-        sorted.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut map = serializer.serialize_map(None)?;
-        let mut rest = sorted.as_slice();
-        while let Some((first, _)) = rest.split_first() {
-            let same = rest.iter().take_while(|(k, _)| *k == first.0).count();
-            let (group, tail) = rest.split_at(same);
-            match group {
-                [(k, v)] => map.serialize_entry(k, v)?,
-                _ => map.serialize_entry(&first.0, &Values(group))?,
-            }
-            rest = tail;
-        }
-        map.end()
+/// Events keep their parameters as received; their JSON (`raw`) is built when it is read.
+impl RawJson for Params {
+    fn to_json(&self) -> Value {
+        Params::to_json(self)
     }
 }
 
@@ -155,7 +113,7 @@ pub struct InboundMessage {
     /// Whether `NumMedia` was larger than the media kept.
     pub media_truncated: bool,
     /// Every parameter as received.
-    pub params: Params,
+    pub params: Arc<Params>,
 }
 
 /// `MessageStatus` of a status callback.
@@ -234,7 +192,7 @@ pub struct StatusCallback {
     /// `ErrorMessage`, when given.
     pub error_message: Option<String>,
     /// Every parameter as received.
-    pub params: Params,
+    pub params: Arc<Params>,
 }
 
 /// What a SignalWire webhook carries.
@@ -254,7 +212,8 @@ fn non_empty(v: Option<&str>) -> Option<String> {
 impl SignalwireEvent {
     /// Reads webhook parameters: a `MessageStatus` makes a status callback, anything else an
     /// inbound message. Media beyond `max_media` are not turned into [`InboundMedia`].
-    pub fn from_params(params: Params, max_media: usize) -> Result<Self> {
+    pub fn from_params(params: impl Into<Arc<Params>>, max_media: usize) -> Result<Self> {
+        let params: Arc<Params> = params.into();
         if let Some(status) = params.get("MessageStatus") {
             let message_sid = params.require("MessageSid")?.to_string();
             return Ok(SignalwireEvent::Status(StatusCallback {
@@ -479,6 +438,7 @@ pub struct ApiError {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use omnichannel_core::Raw;
     use serde_json::json;
 
     fn p(pairs: &[(&str, &str)]) -> Params {
@@ -561,32 +521,12 @@ mod tests {
         );
     }
 
-    /// The text `raw` is byte for byte the tree's JSON: sorted names, repeated names as arrays
-    /// in order, escapes.
+    /// The parameters kept in `raw` read as the tree of [`Params::to_json`].
     #[test]
-    fn raw_text_is_the_json_of_the_tree() {
-        for params in [
-            p(&[]),
-            p(&[("a", "1"), ("b", "2"), ("a", "3")]),
-            p(&[
-                ("Body", "say \"hi\"\n é 🙏 \u{1}"),
-                ("To", "+2"),
-                ("From", "+1"),
-                ("A", ""),
-            ]),
-            p(&[
-                ("z", "1"),
-                ("a", "2"),
-                ("z", "3"),
-                ("m", "4"),
-                ("z", "5"),
-                ("a", "6"),
-            ]),
-        ] {
-            let raw = params.to_raw();
-            let text = raw.as_json_text().unwrap();
-            assert_eq!(text, params.to_json().to_string());
-            assert_eq!(raw, params.to_json());
-        }
+    fn deferred_raw_is_the_json_of_the_parameters() {
+        let params = std::sync::Arc::new(p(&[("b", "2"), ("a", "x \"y\"\n"), ("b", "3")]));
+        let raw = Raw::deferred(params.clone());
+        assert_eq!(raw, json!({"a": "x \"y\"\n", "b": ["2", "3"]}));
+        assert_eq!(raw.to_value().unwrap(), params.to_json());
     }
 }

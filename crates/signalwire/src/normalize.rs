@@ -132,7 +132,7 @@ impl InboundEvent for SignalwireEvent {
             SignalwireEvent::Message(m) => &m.params,
             SignalwireEvent::Status(s) => &s.params,
         };
-        e.raw = Some(params.to_raw());
+        e.raw = Some(Raw::deferred(params.clone()));
         e
     }
 }

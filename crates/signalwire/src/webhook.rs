@@ -471,7 +471,7 @@ fn utf8(bytes: Vec<u8>, what: &str) -> Result<String> {
 }
 
 /// The parameters of a verified request as text, and the `raw` JSON of its events.
-pub fn params_of(payload: &Payload, max_params: usize) -> Result<(Params, Raw)> {
+pub fn params_of(payload: &Payload, max_params: usize) -> Result<(std::sync::Arc<Params>, Raw)> {
     match payload {
         Payload::Form(raw) | Payload::Query(raw) => text_params(raw.clone()),
         Payload::Json(body) => {
@@ -505,7 +505,7 @@ pub fn params_of(payload: &Payload, max_params: usize) -> Result<(Params, Raw)> 
                 };
                 out.push((k.clone(), s));
             }
-            Ok((Params(out), Raw::from(value)))
+            Ok((std::sync::Arc::new(Params(out)), Raw::from(value)))
         }
     }
 }
@@ -535,7 +535,7 @@ pub fn parse_owned(
 }
 
 /// Decoded parameters as text (each must be UTF-8), and their `raw` JSON object.
-fn text_params(decoded: RawParams) -> Result<(Params, Raw)> {
+fn text_params(decoded: RawParams) -> Result<(std::sync::Arc<Params>, Raw)> {
     let mut out = Vec::with_capacity(decoded.len());
     for (k, v) in decoded {
         out.push((
@@ -543,8 +543,8 @@ fn text_params(decoded: RawParams) -> Result<(Params, Raw)> {
             utf8(v, "the value of a parameter")?,
         ));
     }
-    let params = Params(out);
-    let raw = params.to_raw();
+    let params = std::sync::Arc::new(Params(out));
+    let raw = Raw::deferred(params.clone());
     Ok((params, raw))
 }
 
