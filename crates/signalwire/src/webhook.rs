@@ -25,6 +25,8 @@
 //!
 //! The URL must be the public one SignalWire called. Behind a proxy, set `public_base_url`.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 use omnichannel_core::signature::{self, Algorithm, SigningKeys};
@@ -240,17 +242,23 @@ pub fn signature_base<K: AsRef<[u8]>, V: AsRef<[u8]>>(url: &str, params: &[(K, V
 
 /// The signed bytes after the URL: each parameter's name and value, sorted by name (stable).
 fn sorted_params<K: AsRef<[u8]>, V: AsRef<[u8]>>(params: &[(K, V)]) -> Vec<u8> {
-    let mut sorted: Vec<(&[u8], &[u8])> = params
-        .iter()
-        .map(|(k, v)| (k.as_ref(), v.as_ref()))
-        .collect();
-    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let sorted = sorted_pairs(params);
     let mut out = Vec::with_capacity(sorted.iter().map(|(k, v)| k.len() + v.len()).sum());
     for (k, v) in sorted {
         out.extend_from_slice(k);
         out.extend_from_slice(v);
     }
     out
+}
+
+/// The parameters sorted by name (byte order, stable: a repeated name keeps its values' order).
+fn sorted_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(params: &[(K, V)]) -> Vec<(&[u8], &[u8])> {
+    let mut sorted: Vec<(&[u8], &[u8])> = params
+        .iter()
+        .map(|(k, v)| (k.as_ref(), v.as_ref()))
+        .collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    sorted
 }
 
 /// The `X-SignalWire-Signature` SignalWire would send for these parameters at `url`, signed
@@ -369,7 +377,11 @@ impl Verifier {
                 header: SIGNATURE_HEADER,
             })?;
         let url = public_url(&req.url, self.public_base_url.as_deref())?;
-        let variants = url_variants(&url);
+        // The URL as given first; its other form (port written or not) only when that fails.
+        let variants = || {
+            std::iter::once(Cow::Borrowed(url.as_str()))
+                .chain(url_variants(&url).into_iter().skip(1).map(Cow::Owned))
+        };
         let query = url
             .split_once('?')
             .map(|(_, q)| q.split('#').next().unwrap_or(q));
@@ -386,7 +398,7 @@ impl Verifier {
         if is_hex_signature(sig.trim()) {
             // The SDKs' scheme for JSON webhooks: hex over URL + raw body.
             let mut result = Err(VerifyError::SignatureMismatch);
-            for u in &variants {
+            for u in variants() {
                 let r = signature::verify_hex(
                     Algorithm::Sha1,
                     &self.keys,
@@ -417,22 +429,23 @@ impl Verifier {
         } else {
             Payload::Form(decode_form(&req.body, self.max_params)?)
         };
-        // Only a form body's parameters are signed (a query is part of the URL).
-        let signed = match &payload {
-            Payload::Form(form) => sorted_params(form),
+        // Only a form body's parameters are signed (a query is part of the URL): the MAC reads
+        // the URL, then each name and value in name order, in place (no copy of the body).
+        let signed: Vec<&[u8]> = match &payload {
+            Payload::Form(form) => sorted_pairs(form)
+                .into_iter()
+                .flat_map(|(k, v)| [k, v])
+                .collect(),
             Payload::Query(_) | Payload::Json(_) => Vec::new(),
         };
         // The first variant that matches ends the search: which URL form SignalWire signed is
         // no secret (every key is still tried for each variant, in constant time).
         let mut matched = false;
-        for u in &variants {
-            match signature::verify_base64(
-                Algorithm::Sha1,
-                &self.keys,
-                header,
-                &[u.as_bytes(), &signed],
-                sig,
-            ) {
+        for u in variants() {
+            let mut parts = Vec::with_capacity(signed.len() + 1);
+            parts.push(u.as_bytes());
+            parts.extend_from_slice(&signed);
+            match signature::verify_base64(Algorithm::Sha1, &self.keys, header, &parts, sig) {
                 Ok(()) => {
                     matched = true;
                     break;
