@@ -194,7 +194,7 @@ impl Channel for SignalwireChannel {
             }
             SignalwireEvent::Status(_) => WebhookReply::ok(),
         };
-        Ok(Inbound::new(vec![normalize::to_event(&ev, raw)], reply))
+        Ok(Inbound::new(vec![normalize::into_event(ev, raw)], reply))
     }
 
     async fn send(&self, msg: &dyn OutboundMessage) -> Result<SendReceipt> {

@@ -137,6 +137,22 @@ impl InboundEvent for SignalwireEvent {
     }
 }
 
+/// [`to_event`] of an event the caller no longer needs: a message's text moves into the event
+/// instead of being copied.
+pub fn into_event(ev: SignalwireEvent, raw: Raw) -> Event {
+    let mut e = match ev {
+        SignalwireEvent::Message(mut m) => {
+            let body = m.body.take();
+            let mut e = message_event(&m);
+            e.text = body.filter(|b| !b.is_empty());
+            e
+        }
+        status @ SignalwireEvent::Status(_) => event_without_raw(&status),
+    };
+    e.raw = Some(raw);
+    e
+}
+
 /// The normalized event, with `raw` replaced by the payload as received (the JSON body of a
 /// JSON webhook).
 pub fn to_event(ev: &SignalwireEvent, raw: Raw) -> Event {
@@ -285,6 +301,13 @@ mod tests {
             );
             e.raw = by_ref.raw.clone();
             assert_eq!(e, by_ref);
+            let mut moved = into_event(ev, given.clone().into());
+            assert_eq!(
+                moved.raw.as_ref(),
+                Some(&omnichannel_core::Raw::from(given))
+            );
+            moved.raw = by_ref.raw.clone();
+            assert_eq!(moved, by_ref);
         }
     }
 }

@@ -213,23 +213,22 @@ fn decode_component(s: &[u8]) -> Vec<u8> {
 
 /// Decodes `application/x-www-form-urlencoded` data in order (`+` is a space, `%XX` a byte,
 /// a piece without `=` a name with an empty value, empty pieces skipped), refusing more than
-/// `max_params` parameters before decoding any.
+/// `max_params` parameters (decoding stops at the first one over the limit).
 pub fn decode_form(data: &[u8], max_params: usize) -> Result<RawParams, VerifyError> {
-    let pieces = data.split(|b| *b == b'&').filter(|p| !p.is_empty());
-    if pieces.clone().count() > max_params {
-        return Err(VerifyError::Malformed {
-            reason: format!("more than {max_params} parameters"),
-        });
+    let mut out = Vec::new();
+    for p in data.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        if out.len() == max_params {
+            return Err(VerifyError::Malformed {
+                reason: format!("more than {max_params} parameters"),
+            });
+        }
+        let (k, v) = match p.iter().position(|b| *b == b'=') {
+            Some(i) => (&p[..i], &p[i + 1..]),
+            None => (p, &[][..]),
+        };
+        out.push((decode_component(k), decode_component(v)));
     }
-    Ok(pieces
-        .map(|p| {
-            let (k, v) = match p.iter().position(|b| *b == b'=') {
-                Some(i) => (&p[..i], &p[i + 1..]),
-                None => (p, &[][..]),
-            };
-            (decode_component(k), decode_component(v))
-        })
-        .collect())
+    Ok(out)
 }
 
 /// The bytes that are signed: `url` followed by each parameter's name and value, sorted by
@@ -549,13 +548,16 @@ pub fn parse_owned(
 
 /// Decoded parameters as text (each must be UTF-8), and their `raw` JSON object.
 fn text_params(decoded: RawParams) -> Result<(std::sync::Arc<Params>, Raw)> {
-    let mut out = Vec::with_capacity(decoded.len());
-    for (k, v) in decoded {
-        out.push((
-            utf8(k, "a parameter name")?,
-            utf8(v, "the value of a parameter")?,
-        ));
-    }
+    // Converted in place: a name and a value are the same size as bytes and as text.
+    let out = decoded
+        .into_iter()
+        .map(|(k, v)| {
+            Ok((
+                utf8(k, "a parameter name")?,
+                utf8(v, "the value of a parameter")?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let params = std::sync::Arc::new(Params(out));
     let raw = Raw::deferred(params.clone());
     Ok((params, raw))
