@@ -222,7 +222,7 @@ pub fn decode_form(data: &[u8], max_params: usize) -> Result<RawParams, VerifyEr
                 reason: format!("more than {max_params} parameters"),
             });
         }
-        let (k, v) = match p.iter().position(|b| *b == b'=') {
+        let (k, v) = match memchr::memchr(b'=', p) {
             Some(i) => (&p[..i], &p[i + 1..]),
             None => (p, &[][..]),
         };
@@ -378,8 +378,10 @@ impl Verifier {
         let url = public_url(&req.url, self.public_base_url.as_deref())?;
         // The URL as given first; its other form (port written or not) only when that fails.
         let variants = || {
-            std::iter::once(Cow::Borrowed(url.as_str()))
-                .chain(url_variants(&url).into_iter().skip(1).map(Cow::Owned))
+            std::iter::once(Cow::Borrowed(url.as_str())).chain(
+                std::iter::once_with(|| url_variants(&url))
+                    .flat_map(|v| v.into_iter().skip(1).map(Cow::Owned)),
+            )
         };
         let query = url
             .split_once('?')
