@@ -7,8 +7,9 @@
 # webhooks to /webhooks/tiktok/demo (signature verification on, demo secret, fresh timestamp):
 #   - unique:  every request a new message id (verify + parse + normalize + dedup insert + sink);
 #   - replay:  one request over and over (verify + parse + dedup hit: a provider's redelivery).
-# Reported per target and mode: requests/s, p50 and p99 latency (wrk, microseconds); then the
-# default gateway's peak RSS (VmHWM of /proc/<pid>/status) after all its runs.
+# Reported per target and mode: requests/s, p50 and p99 latency (wrk, microseconds), and the
+# server's CPU time per request (/proc/<pid>/stat); then the default gateway's peak RSS (VmHWM
+# of /proc/<pid>/status) after all its runs.
 #
 # usage: benches/gateway.sh            (DURATION=5 CONNECTIONS=32 THREADS=1 UNIQUE=400000)
 set -euo pipefail
@@ -55,34 +56,47 @@ wait_port() {
 GW_PID=$!
 PIDS+=("$GW_PID")
 RUST_LOG=warn "$TARGET/release/omnichannel" serve --listen "$QUIET_ADDR" >/dev/null 2>"$WORK/quiet.log" &
-PIDS+=("$!")
+QUIET_PID=$!
+PIDS+=("$QUIET_PID")
 "$TARGET/release/examples/bare" "$BARE_ADDR" 2>/dev/null &
-PIDS+=("$!")
+BARE_PID=$!
+PIDS+=("$BARE_PID")
 wait_port "$GW_ADDR"
 wait_port "$QUIET_ADDR"
 wait_port "$BARE_ADDR"
 
-run() { # target address, mode, requests file
-  local out
+# CPU time (user + system, clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+run() { # target, address, requests file, mode, server pid
+  local out before after
+  before=$(cpu_ticks "$5")
   out=$(GW_REQUESTS="$3" GW_PATH=/webhooks/tiktok/demo GW_THREADS="$THREADS" \
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "$ROOT/benches/gateway.lua" "http://$2" 2>&1)
+  after=$(cpu_ticks "$5")
   local line
   line=$(grep '^RESULT' <<<"$out" || { echo "$out" >&2; exit 1; })
-  printf '%-13s %-7s %s\n' "$1" "$4" "${line#RESULT }"
+  # The server's own CPU per request: what it costs, whatever share of the two vCPUs the load
+  # generator takes.
+  local requests cpu_us
+  requests=$(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$line")
+  cpu_us=$(awk -v a="$after" -v b="$before" -v n="$requests" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { if (n > 0) printf "%.2f", (a - b) / hz / n * 1e6; else print "nan" }')
+  printf '%-13s %-7s %s server_cpu_us_per_req=%s\n' "$1" "$4" "${line#RESULT }" "$cpu_us"
 }
 
 python3 "$ROOT/benches/gateway_requests.py" 1 "$WORK/replay.tsv" >&2
 echo "target        mode    result"
-run bare "$BARE_ADDR" "$WORK/replay.tsv" replay
-run gateway "$GW_ADDR" "$WORK/replay.tsv" replay
-run gateway-warn "$QUIET_ADDR" "$WORK/replay.tsv" replay
+run bare "$BARE_ADDR" "$WORK/replay.tsv" replay "$BARE_PID"
+run gateway "$GW_ADDR" "$WORK/replay.tsv" replay "$GW_PID"
+run gateway-warn "$QUIET_ADDR" "$WORK/replay.tsv" replay "$QUIET_PID"
 # Fresh ids (and a fresh timestamp) for each unique run, so that none is a redelivery while
 # `wrapped` is 0 (raise UNIQUE if it is not).
 python3 "$ROOT/benches/gateway_requests.py" "$UNIQUE" "$WORK/unique.tsv" >&2
-run bare "$BARE_ADDR" "$WORK/unique.tsv" unique
-run gateway "$GW_ADDR" "$WORK/unique.tsv" unique
+run bare "$BARE_ADDR" "$WORK/unique.tsv" unique "$BARE_PID"
+run gateway "$GW_ADDR" "$WORK/unique.tsv" unique "$GW_PID"
 python3 "$ROOT/benches/gateway_requests.py" "$UNIQUE" "$WORK/unique.tsv" >&2
-run gateway-warn "$QUIET_ADDR" "$WORK/unique.tsv" unique
+run gateway-warn "$QUIET_ADDR" "$WORK/unique.tsv" unique "$QUIET_PID"
 
 grep -E '^(VmHWM|VmRSS)' "/proc/$GW_PID/status" | tr -s ' \t' ' ' | sed 's/^/gateway /'
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(free -m | awk '/^Mem:/ {print $2}') MiB"
