@@ -2,7 +2,7 @@
 //! implementations (the embedded defaults). `omnichannel-redis` has the same on Redis.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -161,8 +161,9 @@ pub struct MemoryDedupStore {
 
 #[derive(Debug, Default)]
 struct DedupInner {
-    seen: HashMap<String, Instant>,
-    order: VecDeque<(String, Instant)>,
+    /// Each key once, shared with `order`.
+    seen: HashMap<Arc<str>, Instant>,
+    order: VecDeque<(Arc<str>, Instant)>,
 }
 
 impl MemoryDedupStore {
@@ -210,21 +211,22 @@ impl DedupStore for MemoryDedupStore {
             return Ok(false);
         }
         // Drop expired entries from the front, and the oldest while over capacity.
-        while let Some((k, until)) = inner.order.front() {
+        while let Some((_, until)) = inner.order.front() {
             let expired = *until <= now;
             let over = inner.seen.len() >= self.capacity;
             if !(expired || over) {
                 break;
             }
-            let (k, until) = (k.clone(), *until);
-            inner.order.pop_front();
-            if inner.seen.get(&k) == Some(&until) {
+            if let Some((k, until)) = inner.order.pop_front()
+                && inner.seen.get(&k) == Some(&until)
+            {
                 inner.seen.remove(&k);
             }
         }
         let until = now + ttl;
-        inner.seen.insert(key.to_string(), until);
-        inner.order.push_back((key.to_string(), until));
+        let key: Arc<str> = Arc::from(key);
+        inner.seen.insert(key.clone(), until);
+        inner.order.push_back((key, until));
         Ok(true)
     }
 
