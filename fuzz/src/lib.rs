@@ -626,9 +626,12 @@ pub fn run_request_target(
     let out = runtime().block_on(channel.receive(&req));
     match out {
         Ok(inbound) => {
-            // Every accepted request has a reply; serializing events must not fail.
+            // Serializing an accepted event must not fail: its `raw` text (kept verbatim, checked
+            // when written) is a body the provider crate parsed as JSON.
             for e in &inbound.events {
-                let _ = serde_json::to_vec(e);
+                if let Err(err) = serde_json::to_vec(e) {
+                    panic!("an accepted event does not serialize: {err}");
+                }
             }
         }
         Err(e) => {

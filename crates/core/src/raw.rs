@@ -85,8 +85,9 @@ impl Raw {
         }
     }
 
-    /// The payload as a JSON value: text is parsed (an error only if it is not JSON), a value
-    /// is cloned.
+    /// The payload as a JSON value: text is parsed, a value is cloned. An error for text that is
+    /// not JSON, or that `serde_json` cannot decode into a value (a string holding an unpaired
+    /// surrogate escape such as `"\ud800"`, which a JSON document may contain).
     pub fn to_value(&self) -> serde_json::Result<Value> {
         match &self.0 {
             Repr::Text(t) => serde_json::from_str(t),
@@ -211,6 +212,14 @@ mod tests {
             serde_json::to_value(&raw).unwrap(),
             json!({"k": "v\n", "n": 1.5})
         );
+        // A JSON document may hold an unpaired surrogate escape: written as it came, but it has
+        // no `Value`.
+        let surrogate = Raw::json_text("{\"a\": \"\\ud800\"}");
+        assert_eq!(
+            serde_json::to_string(&surrogate).unwrap(),
+            "{\"a\": \"\\ud800\"}"
+        );
+        assert!(surrogate.to_value().is_err());
         for bad in ["", "{", "{} {}", "{\"a\": 1,}", "nul"] {
             assert!(
                 serde_json::to_string(&Raw::json_text(bad)).is_err(),
