@@ -35,6 +35,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod http;
+pub mod json;
 pub mod jwt;
 pub mod message;
 pub mod raw;

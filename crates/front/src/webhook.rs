@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, Method};
+use omnichannel_core::json::Object;
 use omnichannel_core::signature::{self, Algorithm};
 use omnichannel_core::{
     Bytes, Error, ExposeSecret, JsonFault, Raw, Result, SigningKeys, VerifyError, WebhookRequest,
@@ -243,29 +244,6 @@ fn authorized_channel(p: ChannelPayload) -> Result<String> {
 /// that sends the body to [`request_of_tree`].
 struct FastRequest(FrontRequest);
 
-/// A message payload that must be an object (a derived struct would also take an array).
-struct MessageObject(FrontMessage);
-
-impl<'de> serde::Deserialize<'de> for MessageObject {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = MessageObject;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a message object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                map: A,
-            ) -> std::result::Result<MessageObject, A::Error> {
-                serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(MessageObject)
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
 impl<'de> serde::Deserialize<'de> for FastRequest {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         use serde::de::Error as _;
@@ -290,7 +268,7 @@ impl<'de> serde::Deserialize<'de> for FastRequest {
                         "type" if kind.is_none() => kind = Some(map.next_value()?),
                         "payload" if request.is_none() && early_message.is_none() => {
                             let Some(kind) = kind.as_deref() else {
-                                early_message = Some(map.next_value::<MessageObject>()?.0);
+                                early_message = Some(map.next_value::<Object<FrontMessage>>()?.0);
                                 continue;
                             };
                             request = Some(match kind {
@@ -301,14 +279,14 @@ impl<'de> serde::Deserialize<'de> for FastRequest {
                                             .map_err(A::Error::custom)?,
                                     }
                                 }
-                                "message" => {
-                                    FrontRequest::Message(map.next_value::<MessageObject>()?.0)
-                                }
+                                "message" => FrontRequest::Message(
+                                    map.next_value::<Object<FrontMessage>>()?.0,
+                                ),
                                 "message_autoreply" => FrontRequest::MessageAutoreply(
-                                    map.next_value::<MessageObject>()?.0,
+                                    map.next_value::<Object<FrontMessage>>()?.0,
                                 ),
                                 "message_imported" => FrontRequest::MessageImported {
-                                    message: map.next_value::<MessageObject>()?.0,
+                                    message: map.next_value::<Object<FrontMessage>>()?.0,
                                     metadata: None,
                                 },
                                 "delete" => FrontRequest::Delete {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use http::{Method, StatusCode};
+use omnichannel_core::json::Object;
 use omnichannel_core::{
     AttachmentKind, Capabilities, Channel, ChannelEnv, Clock, Error, Inbound, OutboundMessage,
     Provider, Raw, Result, SendReceipt, SendStatus, VerifyError, WebhookReply, WebhookRequest,
@@ -351,7 +352,7 @@ struct VisitorMessageParts {
 #[derive(serde::Deserialize)]
 struct FastVisitorMessage<'a> {
     #[serde(borrow)]
-    visitor: FastVisitor<'a>,
+    visitor: Object<FastVisitor<'a>>,
     #[serde(default, borrow)]
     text: Option<Cow<'a, str>>,
     #[serde(default)]
@@ -379,12 +380,13 @@ fn visitor_message_of_tree(body: &Value) -> VisitorMessageParts {
 /// The fast reading of a `visitor-message` body, when it has the usual shape.
 fn fast_visitor_message(body: &[u8]) -> Option<(VisitorMessageParts, &str)> {
     let text = std::str::from_utf8(body).ok()?;
-    let fast: FastVisitorMessage<'_> = serde_json::from_str(text).ok()?;
-    if fast.visitor.token.is_empty() {
+    let Object(fast) = serde_json::from_str::<Object<FastVisitorMessage<'_>>>(text).ok()?;
+    let Object(visitor) = fast.visitor;
+    if visitor.token.is_empty() {
         return None;
     }
     let parts = VisitorMessageParts {
-        token: fast.visitor.token.into_owned(),
+        token: visitor.token.into_owned(),
         text: fast.text.map(Cow::into_owned),
         attachments: fast.attachments,
     };
@@ -646,6 +648,8 @@ mod tests {
             br#"{"visitor":{"token":"v1"},"attachments":{"type":"x"}}"#,
             br#"{"visitor":{"token":"v1"},"text":"a","text":"b"}"#,
             br#"[{"visitor":{"token":"v1"}}]"#,
+            br#"[{"token":"v1"},"hi"]"#,
+            br#"{"visitor":["v1"],"text":"hi"}"#,
             b"{\"visitor\":{\"token\":\"v\xff\"}}",
             b"{\"visitor\":",
         ];

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
+use omnichannel_core::json::Object;
 use omnichannel_core::signature::constant_time_eq;
 use omnichannel_core::{
     Error, ExposeSecret, JsonFault, Raw, SigningKeys, VerifyError, WebhookRequest,
@@ -65,8 +66,8 @@ pub fn verify_token(req: &WebhookRequest, keys: &SigningKeys) -> Result<(), Veri
 /// not an object: no token) and mailroom's exact error reasons.
 pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook, Raw), Error> {
     let parsed = match std::str::from_utf8(body) {
-        Ok(text) => match serde_json::from_str::<FastCallback<'_>>(text) {
-            Ok(fast) => Some((fast, text)),
+        Ok(text) => match serde_json::from_str::<Object<FastCallback<'_>>>(text) {
+            Ok(Object(fast)) => Some((fast, text)),
             Err(_) => None,
         },
         Err(_) => None,
@@ -87,7 +88,7 @@ pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook
     }
     let token = fast
         .visitor
-        .and_then(|v| v.token)
+        .and_then(|Object(v)| v.token)
         .unwrap_or_default()
         .into_owned();
     let event = match kind.as_ref() {
@@ -116,7 +117,7 @@ struct FastCallback<'a> {
     #[serde(rename = "ticketID", default, borrow)]
     ticket_id: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    visitor: Option<FastVisitor<'a>>,
+    visitor: Option<Object<FastVisitor<'a>>>,
     /// Absent (`None`), `null` (`Some(None)`) or the data.
     #[serde(default, deserialize_with = "present")]
     data: Option<Option<AgentMessageData>>,
@@ -451,6 +452,8 @@ mod tests {
             br#"{"type":"close-room","ticketID":"t1","visitor":"v1"}"#,
             br#"{"type":"close-room","ticketID":"t1","visitor":{"token":7}}"#,
             br#"{"type":"close-room","ticketID":"t1","visitor":null}"#,
+            br#"{"type":"close-room","ticketID":"t1","visitor":["v1"]}"#,
+            br#"["agent-message","t1",{"token":"v1"},{"text":"x"}]"#,
             br#"{"type":"close-room","ticketID":"t1","type":"agent-message","data":{}}"#,
             br#"{"type":"close-room","ticketID":"t1","ticketID":""}"#,
             br#"{"type":null,"ticketID":"t1"}"#,
