@@ -65,47 +65,29 @@ pub fn verify_token(req: &WebhookRequest, keys: &SigningKeys) -> Result<(), Veri
 /// gives Go's answers to the unusual ones (a repeated key: the last wins; a `visitor` that is
 /// not an object: no token) and mailroom's exact error reasons.
 pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook, Raw), Error> {
-    let parsed = match std::str::from_utf8(body) {
-        Ok(text) => match serde_json::from_str::<Object<FastCallback<'_>>>(text) {
-            Ok(Object(fast)) => Some((fast, text)),
-            Err(_) => None,
-        },
-        Err(_) => None,
-    };
-    let Some((fast, text)) = parsed else {
+    let fast = std::str::from_utf8(body).ok().and_then(|text| {
+        serde_json::from_str::<Object<FastCallback<'_>>>(text)
+            .ok()
+            .map(|Object(fast)| (fast, text))
+    });
+    let Some((fast, text)) = fast else {
         let raw: Value =
             serde_json::from_slice(body).map_err(|e| Error::malformed(json_reason(&e)))?;
         let event = callback_of_tree(&raw, max_attachments)?;
         return Ok((event, Raw::from(raw)));
     };
-    let kind = fast.kind.unwrap_or_default();
-    let ticket_id = fast.ticket_id.unwrap_or_default();
-    if kind.is_empty() {
-        return Err(Error::malformed(MSG_TYPE_REQUIRED));
-    }
-    if ticket_id.is_empty() {
-        return Err(Error::malformed(MSG_TICKET_REQUIRED));
-    }
-    let token = fast
-        .visitor
-        .and_then(|Object(v)| v.token)
-        .unwrap_or_default()
-        .into_owned();
-    let event = match kind.as_ref() {
-        "agent-message" => {
-            let data = match fast.data {
-                // Go decodes an absent raw message as empty input.
-                None => return Err(Error::malformed("unexpected end of JSON input")),
-                Some(d) => d.unwrap_or_default(),
-            };
-            agent_message(ticket_id.into_owned(), token, data, max_attachments)?
-        }
-        "close-room" => AppWebhook::CloseRoom {
-            ticket_id: ticket_id.into_owned(),
-            token,
-        },
-        _ => return Err(Error::malformed(MSG_INVALID_EVENT_TYPE)),
+    let fields = CallbackFields {
+        kind: fast.kind.unwrap_or_default(),
+        ticket_id: fast.ticket_id.unwrap_or_default(),
+        token: fast
+            .visitor
+            .and_then(|Object(v)| v.token)
+            .unwrap_or_default(),
     };
+    let data = fast.data;
+    let event = callback_of(fields, max_attachments, || {
+        Ok(data.map(Option::unwrap_or_default))
+    })?;
     Ok((event, Raw::json_text(text)))
 }
 
@@ -138,23 +120,46 @@ where
     <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }
 
-fn agent_message(
-    ticket_id: String,
-    token: String,
-    data: AgentMessageData,
+/// The fields of an app webhook both readings take, Go's way (absent or `null`: empty).
+struct CallbackFields<'a> {
+    kind: Cow<'a, str>,
+    ticket_id: Cow<'a, str>,
+    token: Cow<'a, str>,
+}
+
+/// mailroom's checks and the webhook they give. `data` reads the `data` field (absent: `None`,
+/// `null`: empty), only for an `agent-message`, as Go decodes it only then.
+fn callback_of(
+    f: CallbackFields<'_>,
     max_attachments: usize,
+    data: impl FnOnce() -> Result<Option<AgentMessageData>, Error>,
 ) -> Result<AppWebhook, Error> {
-    if data.attachments.len() > max_attachments {
-        return Err(Error::malformed(format!(
-            "data.attachments: {} attachments exceed the limit of {max_attachments}",
-            data.attachments.len()
-        )));
+    if f.kind.is_empty() {
+        return Err(Error::malformed(MSG_TYPE_REQUIRED));
     }
-    Ok(AppWebhook::AgentMessage {
-        ticket_id,
-        token,
-        data,
-    })
+    if f.ticket_id.is_empty() {
+        return Err(Error::malformed(MSG_TICKET_REQUIRED));
+    }
+    let (ticket_id, token) = (f.ticket_id.into_owned(), f.token.into_owned());
+    match f.kind.as_ref() {
+        "agent-message" => {
+            // Go decodes an absent raw message as empty input.
+            let data = data()?.ok_or_else(|| Error::malformed("unexpected end of JSON input"))?;
+            if data.attachments.len() > max_attachments {
+                return Err(Error::malformed(format!(
+                    "data.attachments: {} attachments exceed the limit of {max_attachments}",
+                    data.attachments.len()
+                )));
+            }
+            Ok(AppWebhook::AgentMessage {
+                ticket_id,
+                token,
+                data,
+            })
+        }
+        "close-room" => Ok(AppWebhook::CloseRoom { ticket_id, token }),
+        _ => Err(Error::malformed(MSG_INVALID_EVENT_TYPE)),
+    }
 }
 
 /// [`parse_callback`] on the body's tree: Go's decoding of any JSON body.
@@ -164,44 +169,33 @@ fn callback_of_tree(raw: &Value, max_attachments: usize) -> Result<AppWebhook, E
             "json: cannot unmarshal non-object into the event",
         ));
     };
-    let field = |name: &str| -> Result<String, Error> {
+    let field = |name: &str| -> Result<Cow<'_, str>, Error> {
         match obj.get(name) {
-            None | Some(Value::Null) => Ok(String::new()),
-            Some(Value::String(s)) => Ok(s.clone()),
+            None | Some(Value::Null) => Ok(Cow::Borrowed("")),
+            Some(Value::String(s)) => Ok(Cow::Borrowed(s)),
             Some(_) => Err(Error::malformed(format!(
                 "json: cannot unmarshal into field {name} of type string"
             ))),
         }
     };
-    let kind = field("type")?;
-    let ticket_id = field("ticketID")?;
-    if kind.is_empty() {
-        return Err(Error::malformed(MSG_TYPE_REQUIRED));
-    }
-    if ticket_id.is_empty() {
-        return Err(Error::malformed(MSG_TICKET_REQUIRED));
-    }
-    let token = obj
-        .get("visitor")
-        .and_then(|v| v.get("token"))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    match kind.as_str() {
-        "agent-message" => {
-            let data = match obj.get("data") {
-                // Go decodes an absent raw message as empty input.
-                None => return Err(Error::malformed("unexpected end of JSON input")),
-                Some(Value::Null) => AgentMessageData::default(),
-                // Typed in place: the tree is not copied first.
-                Some(d) => <AgentMessageData as serde::Deserialize>::deserialize(d)
-                    .map_err(|e| Error::malformed(format!("data: {}", json_reason(&e))))?,
-            };
-            agent_message(ticket_id, token, data, max_attachments)
-        }
-        "close-room" => Ok(AppWebhook::CloseRoom { ticket_id, token }),
-        _ => Err(Error::malformed(MSG_INVALID_EVENT_TYPE)),
-    }
+    let fields = CallbackFields {
+        kind: field("type")?,
+        ticket_id: field("ticketID")?,
+        token: Cow::Borrowed(
+            obj.get("visitor")
+                .and_then(|v| v.get("token"))
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        ),
+    };
+    callback_of(fields, max_attachments, || match obj.get("data") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(AgentMessageData::default())),
+        // Typed in place: the tree is not copied first.
+        Some(d) => <AgentMessageData as serde::Deserialize>::deserialize(d)
+            .map(Some)
+            .map_err(|e| Error::malformed(format!("data: {}", json_reason(&e)))),
+    })
 }
 
 /// A JSON error as a reason that names the problem and where, never a value of the body
