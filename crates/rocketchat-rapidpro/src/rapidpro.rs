@@ -337,6 +337,13 @@ impl RapidproChannel {
     }
 }
 
+/// A request body as read: a `visitor-message` of the usual shape in one pass (with its text),
+/// or any body as the app's body parser gives it.
+enum Body<'a> {
+    VisitorMessage(VisitorMessageParts, &'a str),
+    Tree(Value),
+}
+
 /// What the app reads of a validated `visitor-message` body.
 #[derive(Debug, PartialEq)]
 struct VisitorMessageParts {
@@ -486,23 +493,16 @@ impl Channel for RapidproChannel {
             })?;
         req.check_body_limit(self.config.max_body_bytes)?;
         // A JSON `visitor-message` of the usual shape (the bulk of the traffic) is read once,
-        // into its fields; the same checks follow in the same order.
-        if endpoint == Endpoint::VisitorMessage
-            && is_json(req)
-            && let Some((message, text)) = fast_visitor_message(&req.body)
-        {
-            if !endpoint.implements(&req.method) {
-                return Err(VerifyError::Malformed {
-                    reason: REASON_METHOD.into(),
-                }
-                .into());
-            }
-            webhook::check_app_headers(req, &self.config.secret, true)?;
-            return self
-                .take_visitor_message(message, Raw::json_text(text), &req.body)
-                .await;
-        }
-        let body = content_of(req)?;
+        // into its fields; any other body as the app reads it, into a tree.
+        let fast = if endpoint == Endpoint::VisitorMessage && is_json(req) {
+            fast_visitor_message(&req.body)
+        } else {
+            None
+        };
+        let body = match fast {
+            Some((message, text)) => Body::VisitorMessage(message, text),
+            None => Body::Tree(content_of(req)?),
+        };
         if !endpoint.implements(&req.method) {
             return Err(VerifyError::Malformed {
                 reason: REASON_METHOD.into(),
@@ -514,7 +514,13 @@ impl Channel for RapidproChannel {
             &self.config.secret,
             endpoint.checks_content_type(&req.method),
         )?;
-        self.handle(endpoint, &req.method, body, &req.body).await
+        match body {
+            Body::VisitorMessage(message, text) => {
+                self.take_visitor_message(message, Raw::json_text(text), &req.body)
+                    .await
+            }
+            Body::Tree(tree) => self.handle(endpoint, &req.method, tree, &req.body).await,
+        }
     }
 
     /// Delivers an agent's message to RapidPro (`agent-message`). The visitor token is the
