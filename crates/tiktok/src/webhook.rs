@@ -162,8 +162,10 @@ struct Envelope<'a> {
 enum Content<'a> {
     /// The string, unescaped.
     Text(Cow<'a, str>),
-    /// Anything else, as a value.
-    Other(serde_json::Value),
+    /// An object.
+    Object(serde_json::Value),
+    /// Anything else (an array, a number, a boolean): skipped.
+    Neither,
 }
 
 impl<'de: 'a, 'a> serde::Deserialize<'de> for Content<'a> {
@@ -187,31 +189,28 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Content<'a> {
                 self,
                 map: A,
             ) -> std::result::Result<Self::Value, A::Error> {
-                let value = <serde_json::Value as serde::Deserialize>::deserialize(
-                    serde::de::value::MapAccessDeserializer::new(map),
-                )?;
-                Ok(Content::Other(value))
+                serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(Content::Object)
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
                 seq: A,
             ) -> std::result::Result<Self::Value, A::Error> {
-                let value = <serde_json::Value as serde::Deserialize>::deserialize(
-                    serde::de::value::SeqAccessDeserializer::new(seq),
-                )?;
-                Ok(Content::Other(value))
+                serde::de::IgnoredAny
+                    .visit_seq(seq)
+                    .map(|_| Content::Neither)
             }
-            fn visit_bool<E>(self, v: bool) -> std::result::Result<Self::Value, E> {
-                Ok(Content::Other(v.into()))
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+                Ok(Content::Neither)
             }
-            fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E> {
-                Ok(Content::Other(v.into()))
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
+                Ok(Content::Neither)
             }
-            fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E> {
-                Ok(Content::Other(v.into()))
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
+                Ok(Content::Neither)
             }
-            fn visit_f64<E>(self, v: f64) -> std::result::Result<Self::Value, E> {
-                Ok(Content::Other(v.into()))
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+                Ok(Content::Neither)
             }
         }
         d.deserialize_any(V(std::marker::PhantomData))
@@ -231,10 +230,8 @@ fn inner<T: serde::de::DeserializeOwned>(content: Option<&Content<'_>>, event: &
     let content_error = |e: serde_json::Error| json_error(&format!("{event} content"), &e);
     match content {
         Some(Content::Text(text)) => serde_json::from_str(text).map_err(content_error),
-        Some(Content::Other(v @ serde_json::Value::Object(_))) => {
-            T::deserialize(v).map_err(content_error)
-        }
-        Some(Content::Other(_)) => Err(Error::malformed(format!(
+        Some(Content::Object(v)) => T::deserialize(v).map_err(content_error),
+        Some(Content::Neither) => Err(Error::malformed(format!(
             "{event} content: neither a JSON string nor an object"
         ))),
         None => Err(Error::malformed(format!("{event}: `content` is missing"))),
@@ -250,7 +247,8 @@ fn content_message_id(content: Option<&Content<'_>>) -> Option<String> {
             .get("message_id")?
             .as_str()?
             .to_string(),
-        Content::Other(v) => v.get("message_id")?.as_str()?.to_string(),
+        Content::Object(v) => v.get("message_id")?.as_str()?.to_string(),
+        Content::Neither => return None,
     };
     (!id.is_empty()).then_some(id)
 }
@@ -437,6 +435,49 @@ mod tests {
 
     fn at(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(secs, 0).unwrap()
+    }
+
+    /// `content` as a string, as an object, or as neither: a message needs one of the first
+    /// two; an event this crate does not interpret takes its id from either, else the body's
+    /// digest.
+    #[test]
+    fn content_shapes() {
+        let doc = serde_json::json!({
+            "conversation_id": "c1", "message_id": "m1", "type": "text", "text": {"body": "hi"}
+        });
+        for content in [serde_json::Value::String(doc.to_string()), doc.clone()] {
+            let body = serde_json::json!({"event": events::RECEIVE, "content": content});
+            match parse(body.to_string().as_bytes()).unwrap() {
+                TiktokEvent::Message(m) => assert_eq!(m.content.message_id, "m1"),
+                other => panic!("{other:?}"),
+            }
+            let body = serde_json::json!({"event": "new_event", "content": content});
+            match parse(body.to_string().as_bytes()).unwrap() {
+                TiktokEvent::Other(o) => assert_eq!(o.id, "new_event:m1"),
+                other => panic!("{other:?}"),
+            }
+        }
+        for content in [
+            serde_json::json!([doc]),
+            serde_json::json!(5),
+            serde_json::json!(true),
+        ] {
+            let body = serde_json::json!({"event": events::RECEIVE, "content": content});
+            let err = parse(body.to_string().as_bytes()).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("content: neither a JSON string nor an object"),
+                "{err}"
+            );
+            let body = serde_json::json!({"event": "new_event", "content": content}).to_string();
+            match parse(body.as_bytes()).unwrap() {
+                TiktokEvent::Other(o) => {
+                    let digest = hex::encode(sha2::Sha256::digest(body.as_bytes()));
+                    assert_eq!(o.id, format!("new_event:{}", &digest[..32]));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]
