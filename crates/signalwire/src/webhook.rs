@@ -26,6 +26,7 @@
 //! The URL must be the public one SignalWire called. Behind a proxy, set `public_base_url`.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
@@ -485,7 +486,7 @@ fn utf8(bytes: Vec<u8>, what: &str) -> Result<String> {
 }
 
 /// The parameters of a verified request as text, and the `raw` JSON of its events.
-pub fn params_of(payload: &Payload, max_params: usize) -> Result<(std::sync::Arc<Params>, Raw)> {
+pub fn params_of(payload: &Payload, max_params: usize) -> Result<(Arc<Params>, Raw)> {
     match payload {
         Payload::Form(raw) | Payload::Query(raw) => text_params(raw.clone()),
         Payload::Json(body) => {
@@ -519,7 +520,7 @@ pub fn params_of(payload: &Payload, max_params: usize) -> Result<(std::sync::Arc
                 };
                 out.push((k.clone(), s));
             }
-            Ok((std::sync::Arc::new(Params(out)), Raw::from(value)))
+            Ok((Arc::new(Params(out)), Raw::from(value)))
         }
     }
 }
@@ -549,7 +550,7 @@ pub fn parse_owned(
 }
 
 /// Decoded parameters as text (each must be UTF-8), and their `raw` JSON object.
-fn text_params(decoded: RawParams) -> Result<(std::sync::Arc<Params>, Raw)> {
+fn text_params(decoded: RawParams) -> Result<(Arc<Params>, Raw)> {
     // Converted in place: a name and a value are the same size as bytes and as text.
     let out = decoded
         .into_iter()
@@ -560,7 +561,7 @@ fn text_params(decoded: RawParams) -> Result<(std::sync::Arc<Params>, Raw)> {
             ))
         })
         .collect::<Result<Vec<_>>>()?;
-    let params = std::sync::Arc::new(Params(out));
+    let params = Arc::new(Params(out));
     let raw = Raw::deferred(params.clone());
     Ok((params, raw))
 }
