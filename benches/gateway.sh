@@ -76,6 +76,13 @@ run() { # target, address, requests file, mode, server pid
   after=$(cpu_ticks "$5")
   local line
   line=$(grep '^RESULT' <<<"$out" || { echo "$out" >&2; exit 1; })
+  # A figure only counts when every request was answered 2xx over a sound connection, and in
+  # unique mode the gateway got none twice (a refused or deduplicated request costs less).
+  if ! grep -q ' non2xx=0 socket_errors=0 ' <<<"$line" \
+    || { [ "$4" = unique ] && [ "$1" != bare ] && ! grep -q ' wrapped=0' <<<"$line"; }; then
+    echo "$1 $4: not a valid run: $line" >&2
+    exit 1
+  fi
   # The server's own CPU per request: what it costs, whatever share of the two vCPUs the load
   # generator takes.
   local requests cpu_us
