@@ -7,6 +7,8 @@
 //!   digest of the payload (the protocol has no message ids of its own on these legs). Two
 //!   byte-identical messages in one ticket therefore share an id.
 
+use std::borrow::Cow;
+
 use omnichannel_core::{
     Attachment as EventAttachment, AttachmentKind, Direction, Error, Event, EventKind,
     OutboundMessage, Party, Provider, Raw, Result, Role,
@@ -48,17 +50,23 @@ pub fn derived_id(parts: &[&[u8]]) -> String {
 const DOCUMENT_PDF: &str = "document/pdf";
 
 fn event_attachment(a: &Attachment) -> EventAttachment {
-    let mime = if a.mime_type == DOCUMENT_PDF {
-        "application/pdf"
+    attachment_of(Cow::Borrowed(&a.mime_type), Cow::Borrowed(&a.url))
+}
+
+/// The event's attachment of an item with a MIME type and a URL (either may be empty); the
+/// strings move into it when owned.
+pub(crate) fn attachment_of(mime_type: Cow<'_, str>, url: Cow<'_, str>) -> EventAttachment {
+    let mime = if mime_type == DOCUMENT_PDF {
+        Cow::Borrowed("application/pdf")
     } else {
-        a.mime_type.as_str()
+        mime_type
     };
-    let mut out = EventAttachment::new(AttachmentKind::from_mime(mime));
-    if !a.url.is_empty() {
-        out.url = Some(a.url.clone());
+    let mut out = EventAttachment::new(AttachmentKind::from_mime(&mime));
+    if !url.is_empty() {
+        out.url = Some(url.into_owned());
     }
     if !mime.is_empty() {
-        out.mime_type = Some(mime.to_string());
+        out.mime_type = Some(mime.into_owned());
     }
     out
 }
@@ -137,13 +145,33 @@ pub fn visitor_message_event(
     message_id: String,
     attachments: &[Attachment],
 ) -> Event {
+    message_event(
+        app_id,
+        raw,
+        text,
+        Cow::Borrowed(token),
+        message_id,
+        attachments.iter().map(event_attachment).collect(),
+    )
+}
+
+/// [`visitor_message_event`] with the token and the event's attachments moved in.
+pub(crate) fn message_event(
+    app_id: &str,
+    raw: Raw,
+    text: Option<String>,
+    token: Cow<'_, str>,
+    message_id: String,
+    attachments: Vec<EventAttachment>,
+) -> Event {
+    let token = token.into_owned();
     let mut e = Event::new(Provider::Rapidpro, EventKind::Message, message_id);
     e.direction = Some(Direction::Inbound);
     e.channel_id = Some(app_id.to_string());
-    e.conversation_id = Some(token.to_string());
-    e.sender = Some(Party::new(token).with_role(Role::Contact));
+    e.sender = Some(Party::new(token.as_str()).with_role(Role::Contact));
+    e.conversation_id = Some(token);
     e.text = text.filter(|t| !t.is_empty());
-    e.attachments = attachments.iter().map(event_attachment).collect();
+    e.attachments = attachments;
     e.raw = Some(raw);
     e
 }

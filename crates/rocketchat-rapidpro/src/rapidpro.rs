@@ -266,14 +266,14 @@ impl RapidproChannel {
             .await?;
         Ok(Inbound::new(
             vec![normalize::room_opened_event(&self.config.app_id, body)],
-            WebhookReply::json(StatusCode::CREATED, &json!({ "id": room_id })),
+            id_reply(StatusCode::CREATED, &room_id),
         ))
     }
 
     /// `visitor-message` from the body's tree (any body that passed validation).
     async fn visitor_message(&self, body: Value, bytes: &[u8]) -> Result<Inbound> {
         validated(&body, validate::VISITOR_MESSAGE)?;
-        let message = visitor_message_of_tree(&body);
+        let message = visitor_message_of_tree(&body).into_owned();
         self.take_visitor_message(message, Raw::from(body), bytes)
             .await
     }
@@ -282,7 +282,7 @@ impl RapidproChannel {
     /// Its id is derived from the room and the body as received.
     async fn take_visitor_message(
         &self,
-        message: VisitorMessageParts,
+        message: VisitorMessageParts<'_>,
         raw: Raw,
         bytes: &[u8],
     ) -> Result<Inbound> {
@@ -291,79 +291,109 @@ impl RapidproChannel {
             text,
             attachments,
         } = message;
-        let Some(room) = self.store.room(&token).await? else {
+        let Some(room) = self.store.shared_room(&token).await? else {
             return Ok(answer(StatusCode::NOT_FOUND, &no_room(&token)));
         };
         if room.closed {
             self.resend_close(&room).await?;
-            return Ok(Inbound::new(
-                vec![],
-                WebhookReply::json(StatusCode::CREATED, &json!({"id": ""})),
-            ));
+            return Ok(Inbound::new(vec![], id_reply(StatusCode::CREATED, "")));
         }
         let text = text.filter(|t| !t.is_empty());
-        if text.is_none() && attachments.is_none() {
-            return Ok(answer(StatusCode::BAD_REQUEST, MSG_EMPTY_MESSAGE));
-        }
-        let items = attachments.as_ref().map_or(0, Vec::len);
-        if items > self.config.max_attachments {
+        let Some(Items { count, typed, list }) = attachments else {
+            if text.is_none() {
+                return Ok(answer(StatusCode::BAD_REQUEST, MSG_EMPTY_MESSAGE));
+            }
+            return Ok(self.message(room.room_id.as_str(), raw, text, token, vec![], bytes));
+        };
+        if count > self.config.max_attachments {
             return Err(Error::malformed(format!(
-                "attachments: {items} attachments exceed the limit of {}",
+                "attachments: {count} attachments exceed the limit of {}",
                 self.config.max_attachments
             )));
         }
         // The app splits each attachment's `type`: one without a string type throws (500).
-        let typed = attachments.as_ref().is_none_or(|a| {
-            a.iter()
-                .all(|i| i.get("type").is_some_and(Value::is_string))
-        });
         if !typed {
             return Ok(answer(StatusCode::INTERNAL_SERVER_ERROR, MSG_UNEXPECTED));
         }
-        let attachments = webhook::loose_attachments(attachments.as_deref().unwrap_or_default());
-        let id = derived_id(&[b"visitor-message", room.room_id.as_bytes(), bytes]);
-        let reply = WebhookReply::json(StatusCode::CREATED, &json!({ "id": id }));
-        Ok(Inbound::new(
-            vec![normalize::visitor_message_event(
+        Ok(self.message(room.room_id.as_str(), raw, text, token, list, bytes))
+    }
+
+    /// The accepted message: its id (derived from the room and the body as received), the
+    /// event and the answer `{"id": ...}`.
+    fn message(
+        &self,
+        room_id: &str,
+        raw: Raw,
+        text: Option<Cow<'_, str>>,
+        token: Cow<'_, str>,
+        attachments: Vec<omnichannel_core::Attachment>,
+        bytes: &[u8],
+    ) -> Inbound {
+        let id = derived_id(&[b"visitor-message", room_id.as_bytes(), bytes]);
+        let reply = id_reply(StatusCode::CREATED, &id);
+        Inbound::new(
+            vec![normalize::message_event(
                 &self.config.app_id,
                 raw,
-                text,
-                &token,
+                text.map(Cow::into_owned),
+                token,
                 id,
-                &attachments,
+                attachments,
             )],
             reply,
-        ))
+        )
     }
 }
 
 /// A request body as read: a `visitor-message` of the usual shape in one pass (with its text),
 /// or any body as the app's body parser gives it.
 enum Body<'a> {
-    VisitorMessage(VisitorMessageParts, &'a str),
+    VisitorMessage(VisitorMessageParts<'a>, &'a str),
     Tree(Value),
 }
 
 /// What the app reads of a validated `visitor-message` body.
 #[derive(Debug, PartialEq)]
-struct VisitorMessageParts {
-    token: String,
-    text: Option<String>,
+struct VisitorMessageParts<'a> {
+    token: Cow<'a, str>,
+    text: Option<Cow<'a, str>>,
     /// The `attachments` array (absent or `null`: `None`).
-    attachments: Option<Vec<Value>>,
+    attachments: Option<Items>,
+}
+
+impl VisitorMessageParts<'_> {
+    fn into_owned(self) -> VisitorMessageParts<'static> {
+        VisitorMessageParts {
+            token: Cow::Owned(self.token.into_owned()),
+            text: self.text.map(|t| Cow::Owned(t.into_owned())),
+            attachments: self.attachments,
+        }
+    }
+}
+
+/// What the app makes of a `visitor-message`'s `attachments` array.
+#[derive(Debug, PartialEq)]
+struct Items {
+    /// How many items the array has.
+    count: usize,
+    /// Whether every item has a string `type` (the app throws on one without).
+    typed: bool,
+    /// The event's attachments (only when `typed`; empty otherwise).
+    list: Vec<omnichannel_core::Attachment>,
 }
 
 /// A `visitor-message` body of the usual shape, read without a tree: `visitor.token` a
-/// non-empty string, `text` a string or `null`, `attachments` an array or `null`, no key twice.
-/// Such a body passes the app's validation; any other goes the tree's way.
+/// non-empty string, `text` a string or `null`, `attachments` an array or `null` of objects
+/// with a string `type` and a string or `null` `url` (and no other key), no key twice. Such a body passes the
+/// app's validation; any other goes the tree's way.
 #[derive(serde::Deserialize)]
 struct FastVisitorMessage<'a> {
     #[serde(borrow)]
     visitor: Object<FastVisitor<'a>>,
     #[serde(default, borrow)]
     text: Option<Cow<'a, str>>,
-    #[serde(default)]
-    attachments: Option<Vec<Value>>,
+    #[serde(default, borrow)]
+    attachments: Option<Vec<Object<FastAttachment<'a>>>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -372,32 +402,88 @@ struct FastVisitor<'a> {
     token: Cow<'a, str>,
 }
 
+/// An attachment of the usual shape (see [`FastVisitorMessage`]); one with any other key goes
+/// the tree's way, which reads every value of it as the app's body parser does.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FastAttachment<'a> {
+    #[serde(rename = "type", borrow)]
+    mime_type: Cow<'a, str>,
+    #[serde(default, borrow)]
+    url: Option<Cow<'a, str>>,
+}
+
 /// What the app reads of a `visitor-message` body's tree (validated first).
-fn visitor_message_of_tree(body: &Value) -> VisitorMessageParts {
+fn visitor_message_of_tree<'a>(body: &'a Value) -> VisitorMessageParts<'a> {
     VisitorMessageParts {
-        token: str_at(body, &["visitor", "token"]).to_string(),
-        text: body.get("text").and_then(Value::as_str).map(str::to_string),
+        token: Cow::Borrowed(str_at(body, &["visitor", "token"])),
+        text: body.get("text").and_then(Value::as_str).map(Cow::Borrowed),
         attachments: match body.get("attachments") {
-            Some(Value::Array(items)) => Some(items.clone()),
+            Some(Value::Array(items)) => {
+                let typed = items
+                    .iter()
+                    .all(|i| i.get("type").is_some_and(Value::is_string));
+                let list = if typed {
+                    // Items are kept with what they have (the app does not validate them).
+                    let str_of = |a: &'a Value, k: &str| -> Cow<'a, str> {
+                        Cow::Borrowed(a.get(k).and_then(Value::as_str).unwrap_or_default())
+                    };
+                    items
+                        .iter()
+                        .map(|a| normalize::attachment_of(str_of(a, "type"), str_of(a, "url")))
+                        .collect()
+                } else {
+                    vec![]
+                };
+                Some(Items {
+                    count: items.len(),
+                    typed,
+                    list,
+                })
+            }
             _ => None,
         },
     }
 }
 
 /// The fast reading of a `visitor-message` body, when it has the usual shape.
-fn fast_visitor_message(body: &[u8]) -> Option<(VisitorMessageParts, &str)> {
+fn fast_visitor_message(body: &[u8]) -> Option<(VisitorMessageParts<'_>, &str)> {
     let text = std::str::from_utf8(body).ok()?;
     let Object(fast) = serde_json::from_str::<Object<FastVisitorMessage<'_>>>(text).ok()?;
     let Object(visitor) = fast.visitor;
     if visitor.token.is_empty() {
         return None;
     }
+    let attachments = fast.attachments.map(|items| Items {
+        count: items.len(),
+        typed: true,
+        list: items
+            .into_iter()
+            .map(|Object(a)| normalize::attachment_of(a.mime_type, a.url.unwrap_or_default()))
+            .collect(),
+    });
     let parts = VisitorMessageParts {
-        token: visitor.token.into_owned(),
-        text: fast.text.map(Cow::into_owned),
-        attachments: fast.attachments,
+        token: visitor.token,
+        text: fast.text,
+        attachments,
     };
     Some((parts, text))
+}
+
+/// `{"id": <id>}` with `status`, as `serde_json` writes it; a derived id is alphanumeric, with
+/// nothing to escape, and is written without a JSON tree.
+fn id_reply(status: StatusCode, id: &str) -> WebhookReply {
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return WebhookReply::json(status, &json!({ "id": id }));
+    }
+    const HEAD: &[u8] = b"{\"id\":\"";
+    const TAIL: &[u8] = b"\"}";
+    // Exactly its length: the buffer becomes the reply's bytes without another allocation.
+    let mut body = Vec::with_capacity(HEAD.len() + id.len() + TAIL.len());
+    body.extend_from_slice(HEAD);
+    body.extend_from_slice(id.as_bytes());
+    body.extend_from_slice(TAIL);
+    WebhookReply::with_body(status, "application/json", body)
 }
 
 fn no_room(token: &str) -> String {
@@ -622,13 +708,28 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
+    /// The `{"id": ...}` answer written without a tree is serde_json's, byte for byte, with
+    /// the same status and headers (ids needing escapes take serde_json's way).
+    #[test]
+    fn id_answers_are_serde_jsons() {
+        for id in ["KtdzcWYZhjuh4Lq8A", "", "a\"b", "\\", "é", "x y", "a\u{1}"] {
+            let fast = id_reply(StatusCode::CREATED, id);
+            let tree = WebhookReply::json(StatusCode::CREATED, &json!({ "id": id }));
+            assert_eq!(fast.status, tree.status, "{id}");
+            assert_eq!(fast.headers, tree.headers, "{id}");
+            assert_eq!(fast.body, tree.body, "{id}");
+        }
+    }
+
     /// Every body the one-pass reading takes passes the app's validation and reads the same
     /// as its tree; the others are left to the tree.
     #[test]
     fn visitor_message_fast_path_matches_the_tree() {
         let taken: &[&str] = &[
             r#"{"visitor":{"token":"v1"},"text":"hi \"you\"\n é 🙏"}"#,
-            r#"{"visitor":{"token":"v1","name":"x"},"text":null,"attachments":[{"type":"image/png","url":"https://x.test/a"},{"url":"u"},3]}"#,
+            r#"{"visitor":{"token":"v1","name":"x"},"text":null,"attachments":[{"type":"image/png","url":"https://x.test/a"},{"url":null,"type":"document/pdf"},{"type":""},{"type":"VIDEO/mp4","url":"https:\/\/x.test\/b\u00e9"}]}"#,
+            r#"{"visitor":{"token":"v1"},"attachments":[]}"#,
+            r#"{"attachments":[{"type":"audio/ogg","url":"u"}],"visitor":{"token":"v1"},"text":"t"}"#,
             r#"{"visitor":{"token":"v1"},"attachments":null,"other":{"a":[1]}}"#,
             r#"{"visitor":{"token":"v1"},"text":""}"#,
             r#"{"visitor":{"token":"v\u00e9"},"text":"\ud83d\ude4f"}"#,
@@ -653,6 +754,13 @@ mod tests {
             br#"{"visitor":{"token":"v1"},"text":1}"#,
             br#"{"visitor":{"token":"v1"},"attachments":{"type":"x"}}"#,
             br#"{"visitor":{"token":"v1"},"text":"a","text":"b"}"#,
+            br#"{"visitor":{"token":"v1","name":"x"},"text":null,"attachments":[{"type":"image/png","url":"https://x.test/a"},{"url":"u"},3]}"#,
+            br#"{"visitor":{"token":"v1"},"attachments":[{"type":"image/png","url":"u","size":1e400}]}"#,
+            br#"{"visitor":{"token":"v1"},"attachments":[{"type":"image/png","type":"video/mp4"}]}"#,
+            br#"{"visitor":{"token":"v1"},"attachments":[{"type":null,"url":"u"}]}"#,
+            br#"{"visitor":{"token":"v1"},"attachments":[{"type":"image/png","url":5}]}"#,
+            br#"{"visitor":{"token":"v1"},"attachments":[["image/png","u"]]}"#,
+            br#"{"visitor":{"token":"v1"},"attachments":[{"type":"image/png","url":"\ud800"}]}"#,
             br#"[{"visitor":{"token":"v1"}}]"#,
             br#"[{"token":"v1"},"hi"]"#,
             br#"{"visitor":["v1"],"text":"hi"}"#,

@@ -5,7 +5,7 @@
 //! [`AppStore`] on its own database so that every process sees the same rooms.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use omnichannel_core::Result;
@@ -38,6 +38,11 @@ pub trait AppStore: Send + Sync + std::fmt::Debug {
     async fn set_callback_url(&self, url: &str) -> Result<()>;
     /// The room record of a visitor token.
     async fn room(&self, token: &str) -> Result<Option<RoomRecord>>;
+    /// The room record of a visitor token, shared: a store that keeps its records behind an
+    /// [`Arc`] answers without copying one. By default, [`room`](Self::room)'s record.
+    async fn shared_room(&self, token: &str) -> Result<Option<Arc<RoomRecord>>> {
+        Ok(self.room(token).await?.map(Arc::new))
+    }
     /// Stores (or replaces) a room record.
     async fn put_room(&self, room: RoomRecord) -> Result<()>;
     /// Deletes the room record of a visitor token.
@@ -48,7 +53,9 @@ pub trait AppStore: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Default)]
 pub struct MemoryAppStore {
     callback_url: Mutex<Option<String>>,
-    rooms: Mutex<HashMap<String, RoomRecord>>,
+    /// Records behind an `Arc`: a lookup on the message path shares the record instead of
+    /// copying its strings.
+    rooms: Mutex<HashMap<String, Arc<RoomRecord>>>,
 }
 
 impl MemoryAppStore {
@@ -61,7 +68,12 @@ impl MemoryAppStore {
     pub fn with_state(callback_url: Option<String>, rooms: Vec<RoomRecord>) -> Self {
         MemoryAppStore {
             callback_url: Mutex::new(callback_url),
-            rooms: Mutex::new(rooms.into_iter().map(|r| (r.token.clone(), r)).collect()),
+            rooms: Mutex::new(
+                rooms
+                    .into_iter()
+                    .map(|r| (r.token.clone(), Arc::new(r)))
+                    .collect(),
+            ),
         }
     }
 }
@@ -85,13 +97,21 @@ impl AppStore for MemoryAppStore {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(token)
+            .map(|r| RoomRecord::clone(r)))
+    }
+    async fn shared_room(&self, token: &str) -> Result<Option<Arc<RoomRecord>>> {
+        Ok(self
+            .rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
             .cloned())
     }
     async fn put_room(&self, room: RoomRecord) -> Result<()> {
         self.rooms
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(room.token.clone(), room);
+            .insert(room.token.clone(), Arc::new(room));
         Ok(())
     }
     async fn remove_room(&self, token: &str) -> Result<()> {
@@ -100,5 +120,69 @@ impl AppStore for MemoryAppStore {
             .unwrap_or_else(|p| p.into_inner())
             .remove(token);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn record(token: &str, ticket: &str) -> RoomRecord {
+        RoomRecord {
+            token: token.into(),
+            ticket_id: ticket.into(),
+            contact_uuid: "c".into(),
+            room_id: format!("room-{ticket}"),
+            closed: false,
+        }
+    }
+
+    /// The memory store's shared and copied lookups give the same record, after seeding,
+    /// replacing and removing; a store with only `room` answers the shared lookup too.
+    #[tokio::test]
+    async fn shared_and_copied_lookups_agree() {
+        let store = MemoryAppStore::with_state(None, vec![record("1", "t1")]);
+        assert_eq!(
+            store.shared_room("1").await.unwrap().as_deref(),
+            store.room("1").await.unwrap().as_ref()
+        );
+        assert_eq!(store.room("1").await.unwrap(), Some(record("1", "t1")));
+        let mut closed = record("1", "t2");
+        closed.closed = true;
+        store.put_room(closed.clone()).await.unwrap();
+        assert_eq!(
+            store.shared_room("1").await.unwrap().as_deref(),
+            Some(&closed)
+        );
+        store.remove_room("1").await.unwrap();
+        assert_eq!(store.shared_room("1").await.unwrap(), None);
+        assert_eq!(store.room("1").await.unwrap(), None);
+
+        #[derive(Debug)]
+        struct OnlyRoom;
+        #[async_trait]
+        impl AppStore for OnlyRoom {
+            async fn callback_url(&self) -> Result<Option<String>> {
+                Ok(None)
+            }
+            async fn set_callback_url(&self, _: &str) -> Result<()> {
+                Ok(())
+            }
+            async fn room(&self, token: &str) -> Result<Option<RoomRecord>> {
+                Ok((token == "7").then(|| record("7", "t7")))
+            }
+            async fn put_room(&self, _: RoomRecord) -> Result<()> {
+                Ok(())
+            }
+            async fn remove_room(&self, _: &str) -> Result<()> {
+                Ok(())
+            }
+        }
+        assert_eq!(
+            OnlyRoom.shared_room("7").await.unwrap().as_deref(),
+            Some(&record("7", "t7"))
+        );
+        assert_eq!(OnlyRoom.shared_room("8").await.unwrap(), None);
     }
 }

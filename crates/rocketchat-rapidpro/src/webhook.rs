@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use omnichannel_core::json::Object;
 use omnichannel_core::signature::constant_time_eq;
 use omnichannel_core::{
@@ -18,7 +18,7 @@ use omnichannel_core::{
 use serde_json::Value;
 
 use crate::api::{self, MSG_INVALID_AUTHORIZATION, MSG_INVALID_CONTENT_TYPE, MSG_SECRET_NOT_SET};
-use crate::model::{AgentMessageData, AppWebhook, Attachment};
+use crate::model::{AgentMessageData, AppWebhook};
 
 /// The header both sides authenticate with.
 pub const AUTHORIZATION: &str = "authorization";
@@ -36,7 +36,7 @@ const TOKEN_SCHEME: &[u8] = b"Token ";
 /// Checks `Authorization: Token <secret>` against every key, in constant time (the RapidPro
 /// side: mailroom compares with the untrimmed secret).
 pub fn verify_token(req: &WebhookRequest, keys: &SigningKeys) -> Result<(), VerifyError> {
-    let Some(got) = req.header(AUTHORIZATION)? else {
+    let Some(got) = single_header(req, &http::header::AUTHORIZATION, AUTHORIZATION)? else {
         return Err(VerifyError::Unauthorized {
             reason: "Authorization header absent",
         });
@@ -54,6 +54,29 @@ pub fn verify_token(req: &WebhookRequest, keys: &SigningKeys) -> Result<(), Veri
             reason: "Authorization header does not match",
         })
     }
+}
+
+/// [`WebhookRequest::header`] for a header given by its [`HeaderName`] (`label` is its name
+/// for errors): the same answers, without parsing the name on every call.
+pub(crate) fn single_header<'r>(
+    req: &'r WebhookRequest,
+    name: &HeaderName,
+    label: &'static str,
+) -> Result<Option<&'r str>, VerifyError> {
+    let mut values = req.headers.get_all(name).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(VerifyError::DuplicateHeader { header: label });
+    }
+    first
+        .to_str()
+        .map(Some)
+        .map_err(|_| VerifyError::MalformedHeader {
+            header: label,
+            reason: "not visible ASCII",
+        })
 }
 
 /// Parses an app webhook the way mailroom does: `type` and `ticketID` required (non-empty),
@@ -306,26 +329,40 @@ impl Endpoint {
 /// `/api/apps/public/<app id>/` when the URL has that prefix (then the app id must match).
 /// `None`: Rocket.Chat would answer 404.
 pub fn endpoint_of(url: &str, app_id: &str) -> Option<Endpoint> {
-    // (Byte searches: a substring search sets up a searcher each call, which cost more than
-    // the rest of this function.)
-    let path = match memchr::memmem::find(url.as_bytes(), b"://") {
+    // (Byte searches over the few `:` and `/` of a URL: a substring search sets up a searcher
+    // each call, which cost more than the rest of this function.)
+    let path = match find_at(url, b':', "://") {
         Some(i) => {
             let after = &url[i + 3..];
-            after.find('/').map_or("/", |j| &after[j..])
+            memchr::memchr(b'/', after.as_bytes()).map_or("/", |j| &after[j..])
         }
         None => url,
     };
-    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let path = match memchr::memchr2(b'?', b'#', path.as_bytes()) {
+        Some(i) => &path[..i],
+        None => path,
+    };
     let path = path.trim_end_matches('/');
     let (prefix, segment) = path.rsplit_once('/')?;
     const PUBLIC: &str = "/api/apps/public/";
-    if let Some(i) = memchr::memmem::find(prefix.as_bytes(), PUBLIC.as_bytes()) {
+    if let Some(i) = find_at(prefix, b'/', PUBLIC) {
         let id = &prefix[i + PUBLIC.len()..];
         if id != app_id {
             return None;
         }
     }
     Endpoint::from_path(segment)
+}
+
+/// The first occurrence of `needle` (which starts with the byte `first`) in `haystack`, found
+/// by trying each occurrence of `first` in turn.
+fn find_at(haystack: &str, first: u8, needle: &str) -> Option<usize> {
+    memchr::memchr_iter(first, haystack.as_bytes()).find(|&i| {
+        haystack
+            .as_bytes()
+            .get(i..)
+            .is_some_and(|rest| rest.starts_with(needle.as_bytes()))
+    })
 }
 
 /// Why the app refuses a request before its body is looked at.
@@ -356,7 +393,9 @@ pub(crate) fn check_app_headers(
     if check_content_type {
         // Node gives the app the last of repeated headers joined; a doubled or absent header
         // is not exactly `application/json`.
-        let ct = req.header("content-type").ok().flatten();
+        let ct = single_header(req, &http::header::CONTENT_TYPE, "content-type")
+            .ok()
+            .flatten();
         if ct != Some("application/json") {
             return Err(HeaderRefusal::ContentType);
         }
@@ -372,7 +411,7 @@ pub(crate) fn check_app_headers(
             reason: MSG_SECRET_NOT_SET,
         }));
     }
-    let got = match req.header(AUTHORIZATION) {
+    let got = match single_header(req, &http::header::AUTHORIZATION, AUTHORIZATION) {
         Ok(v) => v.unwrap_or(""),
         Err(e) => return Err(HeaderRefusal::Auth(e)),
     };
@@ -408,20 +447,6 @@ pub fn app_request(
         json_headers(secret)?,
         body.into(),
     ))
-}
-
-/// Attachments of a `visitor-message` body, each `{type, url}`; items that are not of that shape
-/// are kept with what they have (the app does not validate them).
-pub(crate) fn loose_attachments(items: &[Value]) -> Vec<Attachment> {
-    items
-        .iter()
-        .map(|a| {
-            Attachment::new(
-                a.get("type").and_then(Value::as_str).unwrap_or_default(),
-                a.get("url").and_then(Value::as_str).unwrap_or_default(),
-            )
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -499,6 +524,94 @@ mod tests {
             Some(Endpoint::VisitorMessage)
         );
         assert_eq!(endpoint_of("https://chat.example.com", APP), None);
+    }
+
+    /// The byte-search routing agrees with the plain string reading it replaced.
+    #[test]
+    fn endpoint_routing_matches_the_string_reading() {
+        fn reference(url: &str, app_id: &str) -> Option<Endpoint> {
+            let path = match url.find("://") {
+                Some(i) => {
+                    let after = &url[i + 3..];
+                    after.find('/').map_or("/", |j| &after[j..])
+                }
+                None => url,
+            };
+            let path = path.split(['?', '#']).next().unwrap_or(path);
+            let path = path.trim_end_matches('/');
+            let (prefix, segment) = path.rsplit_once('/')?;
+            const PUBLIC: &str = "/api/apps/public/";
+            if let Some(i) = prefix.find(PUBLIC)
+                && &prefix[i + PUBLIC.len()..] != app_id
+            {
+                return None;
+            }
+            Endpoint::from_path(segment)
+        }
+        let urls = [
+            format!("https://chat.example.com/api/apps/public/{APP}/visitor-message"),
+            format!("http://127.0.0.1:8080/api/apps/public/{APP}/room.close/"),
+            format!("https://h:1/api/apps/public/{APP}/room?x=a://b/c#frag"),
+            format!("https://h/api/apps/public/x/api/apps/public/{APP}/room"),
+            format!("https://h/a/api/apps/public/{APP}/api/apps/public/{APP}/room"),
+            format!("/api/apps/public/{APP}/settings"),
+            format!("api/apps/public/{APP}/settings"),
+            "https://h/x:/y://z/secret.check".to_string(),
+            "mailto:x://h/room".to_string(),
+            "https://h#a/room".to_string(),
+            "https://h/room#/settings".to_string(),
+            "https://h/?/room".to_string(),
+            "https://h//room//".to_string(),
+            "://room".to_string(),
+            ":/:/room".to_string(),
+            "https://h/api/apps/public//room".to_string(),
+            "https://h/api/apps/public/room".to_string(),
+            "/api/apps/public/".to_string(),
+            "/".to_string(),
+            String::new(),
+            "room".to_string(),
+            "https://h/é/ü:/room".to_string(),
+        ];
+        for url in &urls {
+            for app in [APP, "", "x"] {
+                assert_eq!(endpoint_of(url, app), reference(url, app), "{url} {app}");
+            }
+        }
+    }
+
+    /// The header reading by name answers as the request's own, header by header.
+    #[test]
+    fn single_header_matches_the_request_reading() {
+        let values: &[&[&[u8]]] = &[
+            &[],
+            &[b"Token abc"],
+            &[b"Token abc", b"Token abc"],
+            &[b"Token \xc3\xa9"],
+            &[b""],
+            &[b"application/json"],
+        ];
+        for vals in values {
+            let mut headers = HeaderMap::new();
+            for v in *vals {
+                headers.append(
+                    http::header::AUTHORIZATION,
+                    HeaderValue::from_bytes(v).unwrap(),
+                );
+                headers.append(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_bytes(v).unwrap(),
+                );
+            }
+            let req = WebhookRequest::new(Method::POST, "https://h.test/x", headers, Bytes::new());
+            assert_eq!(
+                single_header(&req, &http::header::AUTHORIZATION, AUTHORIZATION),
+                req.header(AUTHORIZATION)
+            );
+            assert_eq!(
+                single_header(&req, &http::header::CONTENT_TYPE, "content-type"),
+                req.header("content-type")
+            );
+        }
     }
 
     #[test]
