@@ -89,6 +89,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+mod fast;
 pub mod model;
 pub mod normalize;
 pub mod webhook;

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use omnichannel_core::Raw;
+use omnichannel_core::json::Object;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -790,9 +792,11 @@ pub struct ConversationEntry {
     pub identifier: Option<String>,
     /// `Message`, `TypingStartedIndicator`, `ParticipantChanged`, ...
     pub entry_type: String,
-    /// The entry body, typed by [`EntryPayload::parse`].
-    #[serde(default)]
-    pub entry_payload: Value,
+    /// The entry body as received (JSON `null` when absent), typed by [`EntryPayload::parse`]:
+    /// its JSON text when the event was read in one pass, a value otherwise. Read it with
+    /// [`Raw::to_value`].
+    #[serde(default = "null_raw")]
+    pub entry_payload: Raw,
     /// Who wrote it.
     #[serde(default)]
     pub sender: Option<Participant>,
@@ -900,6 +904,10 @@ pub enum EntryPayload {
     Other,
 }
 
+fn null_raw() -> Raw {
+    Raw::from(Value::Null)
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct MessageBody {
@@ -938,23 +946,74 @@ struct ParticipantsBody {
     entries: Vec<ParticipantChange>,
 }
 
+/// Where an entry body is read from: its tree, or its text ([`Text`]).
+trait Body {
+    fn read<T: serde::de::DeserializeOwned>(self) -> serde_json::Result<T>;
+}
+
+impl Body for &Value {
+    fn read<T: serde::de::DeserializeOwned>(self) -> serde_json::Result<T> {
+        T::deserialize(self)
+    }
+}
+
+/// A body's JSON text, read in one pass. Only an object is taken: a derived struct would
+/// also take an array, its fields by position, which the one-pass reading leaves to the tree.
+struct Text<'a>(&'a str);
+
+impl Body for Text<'_> {
+    fn read<T: serde::de::DeserializeOwned>(self) -> serde_json::Result<T> {
+        serde_json::from_str::<Object<T>>(self.0).map(|Object(t)| t)
+    }
+}
+
+/// The body's `id`, for the event id: a string, else nothing.
+#[derive(Deserialize)]
+struct IdBody {
+    #[serde(default)]
+    id: Option<String>,
+}
+
 impl EntryPayload {
     /// Types an entry body by its entry type. A known type with a body that does not match its
     /// schema is an error naming the type.
     pub fn parse(entry_type: &str, body: &Value) -> Result<Self, String> {
-        fn de<T: serde::de::DeserializeOwned>(t: &str, v: &Value) -> Result<T, String> {
-            T::deserialize(v).map_err(|e| format!("{t} entry: {}", crate::webhook::json_reason(&e)))
-        }
+        Self::typed(entry_type, body)
+            .map_err(|e| format!("{entry_type} entry: {}", crate::webhook::json_reason(&e)))
+    }
+
+    /// The one-pass reading of an entry body: `body` is its JSON text (`None` when absent or
+    /// `null`), which passed [`crate::fast::plain`]. Gives the typed body and the body's `id`
+    /// as the event id reads it (a string, else `None`; read only when `want_id`), exactly as
+    /// [`EntryPayload::parse`] and the tree give them, or `None` when the tree must decide (an
+    /// error, an array or a repeated key where a body is read).
+    pub(crate) fn read_text(
+        entry_type: &str,
+        body: Option<&str>,
+        want_id: bool,
+    ) -> Option<(Self, Option<String>)> {
+        let typed = match body {
+            Some(text) => Self::typed(entry_type, Text(text)).ok()?,
+            None => Self::typed(entry_type, &Value::Null).ok()?,
+        };
+        let id = match body {
+            Some(text) if want_id => serde_json::from_str::<Object<IdBody>>(text).ok()?.0.id,
+            _ => None,
+        };
+        Some((typed, id))
+    }
+
+    fn typed(entry_type: &str, body: impl Body) -> serde_json::Result<Self> {
         Ok(match entry_type {
             "Message" => {
-                let b: MessageBody = de(entry_type, body)?;
+                let b: MessageBody = body.read()?;
                 EntryPayload::Message {
                     message: b.abstract_message,
                     message_reason: b.message_reason,
                 }
             }
             "MessageUpdated" => {
-                let b: UpdatedBody = de(entry_type, body)?;
+                let b: UpdatedBody = body.read()?;
                 EntryPayload::MessageUpdated {
                     message: b.updated_message,
                 }
@@ -962,14 +1021,14 @@ impl EntryPayload {
             "TypingStartedIndicator" => EntryPayload::Typing { started: true },
             "TypingStoppedIndicator" => EntryPayload::Typing { started: false },
             "ReadAcknowledgement" | "DeliveryAcknowledgement" => {
-                let b: AckBody = de(entry_type, body)?;
+                let b: AckBody = body.read()?;
                 EntryPayload::Acknowledgement {
                     read: entry_type == "ReadAcknowledgement",
                     acknowledged_entry: b.acknowledged_conversation_entry_identifier,
                 }
             }
             "MessageDeliveryFailed" => {
-                let b: FailedBody = de(entry_type, body)?;
+                let b: FailedBody = body.read()?;
                 EntryPayload::DeliveryFailed {
                     failed_entry: b.failed_conversation_entry_identifier,
                     error_code: b.error_code,
@@ -977,10 +1036,10 @@ impl EntryPayload {
                 }
             }
             "ParticipantChanged" => {
-                let b: ParticipantsBody = de(entry_type, body)?;
+                let b: ParticipantsBody = body.read()?;
                 EntryPayload::ParticipantChanged { entries: b.entries }
             }
-            "SessionStatusChanged" => EntryPayload::SessionStatusChanged(de(entry_type, body)?),
+            "SessionStatusChanged" => EntryPayload::SessionStatusChanged(body.read()?),
             _ => EntryPayload::Other,
         })
     }
@@ -1027,7 +1086,7 @@ fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     lenient_opt_i64(d)?.ok_or_else(|| serde::de::Error::custom("expected an integer"))
 }
 
-fn lenient_opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+pub(crate) fn lenient_opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     match Option::<Value>::deserialize(d)? {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n

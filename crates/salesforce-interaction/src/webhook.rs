@@ -158,28 +158,26 @@ pub fn parse_event(v: &Value, fields: &EventFields, max_bytes: usize) -> Result<
             )));
         }
     };
-    let body = match event_type.as_deref() {
-        None => EventBody::Interaction(Box::new(parse_legacy(record, fields)?)),
+    let (body, own_id) = match event_type.as_deref() {
+        None => {
+            let (i, own_id) = parse_legacy(record, fields)?;
+            (EventBody::Interaction(Box::new(i)), own_id)
+        }
         Some("Interaction") => {
-            EventBody::Interaction(Box::new(parse_interaction(&payload_json(record, fields)?)?))
+            let (i, own_id) = interaction_field(record, fields)?;
+            (EventBody::Interaction(Box::new(i)), own_id)
         }
         Some("RoutingRequested") => {
-            EventBody::RoutingRequested(parse_routing(&payload_json(record, fields)?)?)
+            let r = parse_routing(&payload_json(record, fields)?)?;
+            let own_id = r.payload.routing_event_id();
+            (EventBody::RoutingRequested(r), own_id)
         }
-        Some(other) => EventBody::Other {
-            event_type: other.to_string(),
-        },
-    };
-    let own_id = match &body {
-        EventBody::Interaction(i) => i.entry.identifier.clone().or_else(|| {
-            i.entry
-                .entry_payload
-                .get("id")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        }),
-        EventBody::RoutingRequested(r) => r.payload.routing_event_id(),
-        EventBody::Other { .. } => None,
+        Some(other) => (
+            EventBody::Other {
+                event_type: other.to_string(),
+            },
+            None,
+        ),
     };
     // The same JSON array as `json!([type, payload, address, recipient])`, hashed as it is
     // written, without copying the fields.
@@ -326,11 +324,17 @@ fn payload_json(record: &Map<String, Value>, f: &EventFields) -> Result<Value> {
         .ok_or_else(|| Error::malformed(format!("the payload field `{}` is absent", f.payload)))
 }
 
-fn entry_from(v: &Value) -> Result<(ConversationEntry, EntryPayload)> {
+/// An entry, its typed body, and the event id it carries (its `identifier`, else its body's
+/// `id` when that is a string).
+fn entry_from(v: &Value) -> Result<(ConversationEntry, EntryPayload, Option<String>)> {
     let entry = ConversationEntry::deserialize_value(v)?;
-    let payload =
-        EntryPayload::parse(&entry.entry_type, &entry.entry_payload).map_err(Error::malformed)?;
-    Ok((entry, payload))
+    let body = entry.entry_payload.as_value().unwrap_or(&Value::Null);
+    let payload = EntryPayload::parse(&entry.entry_type, body).map_err(Error::malformed)?;
+    let own_id = entry
+        .identifier
+        .clone()
+        .or_else(|| body.get("id").and_then(Value::as_str).map(str::to_string));
+    Ok((entry, payload, own_id))
 }
 
 impl ConversationEntry {
@@ -356,9 +360,18 @@ fn opt_str(v: Option<&Value>) -> Option<String> {
     v.and_then(Value::as_str).map(str::to_string)
 }
 
-fn parse_legacy(record: &Map<String, Value>, f: &EventFields) -> Result<InteractionEvent> {
-    let payload = payload_json(record, f)?;
-    let (entry, typed) = entry_from(&payload)?;
+fn parse_legacy(
+    record: &Map<String, Value>,
+    f: &EventFields,
+) -> Result<(InteractionEvent, Option<String>)> {
+    let read = match field_ref(record, &f.payload) {
+        Some(Value::String(text)) => crate::fast::legacy_entry(text),
+        _ => None,
+    };
+    let (entry, typed, own_id) = match read {
+        Some(r) => (r.entry, r.payload, r.own_id),
+        None => entry_from(&payload_json(record, f)?)?,
+    };
     let channel = match field(record, &f.channel_address) {
         None => None,
         Some(Value::String(s)) => Some(s),
@@ -373,17 +386,45 @@ fn parse_legacy(record: &Map<String, Value>, f: &EventFields) -> Result<Interact
         field(record, &f.recipient).as_ref(),
         &format!("field `{}`", f.recipient),
     )?;
-    Ok(InteractionEvent {
-        layout: Layout::Legacy,
-        conversation_identifier: None,
-        channel_address_identifier: channel,
-        recipient,
-        entry,
-        payload: typed,
-    })
+    Ok((
+        InteractionEvent {
+            layout: Layout::Legacy,
+            conversation_identifier: None,
+            channel_address_identifier: channel,
+            recipient,
+            entry,
+            payload: typed,
+        },
+        own_id,
+    ))
 }
 
-fn parse_interaction(p: &Value) -> Result<InteractionEvent> {
+/// The `Interaction` event of a record: its payload text read in one pass when it has the
+/// usual shape ([`crate::fast`]), else as a tree ([`parse_interaction`]).
+fn interaction_field(
+    record: &Map<String, Value>,
+    f: &EventFields,
+) -> Result<(InteractionEvent, Option<String>)> {
+    if let Some(Value::String(text)) = field_ref(record, &f.payload)
+        && let Some(r) = crate::fast::interaction(text)
+    {
+        return Ok((
+            InteractionEvent {
+                layout: r.layout,
+                conversation_identifier: r.conversation_identifier,
+                channel_address_identifier: r.channel_address_identifier,
+                recipient: r.recipient,
+                entry: r.entry.entry,
+                payload: r.entry.payload,
+            },
+            r.entry.own_id,
+        ));
+    }
+    parse_interaction(&payload_json(record, f)?)
+}
+
+/// An `Interaction` payload read from its tree, and the event id its entry carries.
+fn parse_interaction(p: &Value) -> Result<(InteractionEvent, Option<String>)> {
     let obj = p
         .as_object()
         .ok_or_else(|| Error::malformed("the payload must be a JSON object"))?;
@@ -396,15 +437,18 @@ fn parse_interaction(p: &Value) -> Result<InteractionEvent> {
             ));
         }
     };
-    let (entry, typed) = entry_from(entry_value)?;
-    Ok(InteractionEvent {
-        layout,
-        conversation_identifier: opt_str(obj.get("conversationIdentifier")),
-        channel_address_identifier: opt_str(obj.get("channelAddressIdentifier")),
-        recipient: participant(obj.get("recipient"), "recipient")?,
-        entry,
-        payload: typed,
-    })
+    let (entry, typed, own_id) = entry_from(entry_value)?;
+    Ok((
+        InteractionEvent {
+            layout,
+            conversation_identifier: opt_str(obj.get("conversationIdentifier")),
+            channel_address_identifier: opt_str(obj.get("channelAddressIdentifier")),
+            recipient: participant(obj.get("recipient"), "recipient")?,
+            entry,
+            payload: typed,
+        },
+        own_id,
+    ))
 }
 
 fn parse_routing(p: &Value) -> Result<RoutingRequestedEvent> {
