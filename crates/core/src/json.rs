@@ -5,6 +5,9 @@ use std::marker::PhantomData;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
+pub mod nested;
+pub use nested::from_string_literal;
+
 /// `T` read only from a JSON object.
 ///
 /// A struct with a derived `Deserialize` also takes a JSON array, its fields by position; a
