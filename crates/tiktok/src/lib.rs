@@ -49,8 +49,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use omnichannel_core::{
     AccessToken, Capabilities, Channel, ChannelEnv, ChannelFactory, Clock, Error, Inbound,
-    InboundEvent, OutboundAttachment, OutboundMessage, Provider, Result, SendReceipt, SendStatus,
-    TokenManager, VerifyError, WebhookReply, WebhookRequest, async_trait,
+    OutboundAttachment, OutboundMessage, Provider, Result, SendReceipt, SendStatus, TokenManager,
+    VerifyError, WebhookReply, WebhookRequest, async_trait,
 };
 use secrecy::ExposeSecret as _;
 
@@ -385,9 +385,9 @@ impl Channel for TiktokChannel {
     /// Verifies, parses (the envelope, then `content` a second time) and normalizes; replies
     /// 200 with an empty body, as TikTok expects.
     async fn receive(&self, req: &WebhookRequest) -> Result<Inbound> {
-        // The raw envelope is shared text (a reference count), so normalizing copies only the
-        // typed fields.
-        let normalized = self.parse(req)?.normalize();
+        // The typed fields move into the event; the raw envelope is shared text (a reference
+        // count).
+        let normalized = self.parse(req)?.into_event();
         Ok(Inbound::new(vec![normalized], WebhookReply::ok()))
     }
 

@@ -18,7 +18,7 @@ use omnichannel_core::{
 };
 use serde_json::{Value, json};
 
-use crate::model::{MessageContent, MessageEvent, ReadEvent, TiktokEvent};
+use crate::model::{MessageEvent, ReadEvent, TiktokEvent};
 
 /// Longest text TikTok accepts in one message (characters).
 pub const MAX_TEXT_CHARS: usize = 6000;
@@ -57,13 +57,13 @@ fn secs(s: i64) -> Option<DateTime<Utc>> {
 }
 
 fn party(
-    id: Option<&crate::model::UserRef>,
-    name: Option<&String>,
+    id: Option<crate::model::UserRef>,
+    name: Option<String>,
     role: Option<Role>,
 ) -> Option<Party> {
     let id = id?;
-    let mut p = Party::new(id.id.clone());
-    p.name = name.filter(|n| !n.is_empty()).cloned();
+    let mut p = Party::new(id.id);
+    p.name = name.filter(|n| !n.is_empty());
     p.role = role;
     Some(p)
 }
@@ -82,46 +82,57 @@ impl MessageEvent {
     }
 
     fn to_event(&self) -> Event {
-        let c: &MessageContent = &self.content;
-        let mut e = Event::new(Provider::Tiktok, EventKind::Message, c.message_id.clone());
+        self.clone().into_event()
+    }
+
+    /// The normalized event, the typed fields moved into it (no copies of the text).
+    pub fn into_event(self) -> Event {
+        let business = self.business().map(str::to_string);
+        let MessageEvent {
+            echo,
+            create_time,
+            content: c,
+            raw,
+            ..
+        } = self;
+        let mut e = Event::new(Provider::Tiktok, EventKind::Message, c.message_id);
         e.occurred_at = c
             .timestamp
             .and_then(millis)
-            .or_else(|| self.create_time.and_then(secs));
-        e.direction = Some(if self.echo {
+            .or_else(|| create_time.and_then(secs));
+        e.direction = Some(if echo {
             Direction::Outbound
         } else {
             Direction::Inbound
         });
-        e.channel_id = self.business().map(str::to_string);
-        e.conversation_id = Some(c.conversation_id.clone());
-        let (from_role, to_role) = if self.echo {
+        e.channel_id = business;
+        e.conversation_id = Some(c.conversation_id);
+        let (from_role, to_role) = if echo {
             (None, Some(Role::Contact))
         } else {
             (Some(Role::Contact), None)
         };
-        e.sender = party(c.from_user.as_ref(), c.from.as_ref(), from_role);
-        e.recipient = party(c.to_user.as_ref(), c.to.as_ref(), to_role);
+        e.sender = party(c.from_user, c.from, from_role);
+        e.recipient = party(c.to_user, c.to, to_role);
         e.reply_to = c
             .referenced_message_info
-            .as_ref()
-            .map(|r| r.referenced_message_id.clone())
+            .map(|r| r.referenced_message_id)
             .filter(|r| !r.is_empty());
-        match (c.message_type.as_str(), &c.text, &c.image, &c.share_post) {
-            ("text", Some(t), _, _) => e.text = Some(t.body.clone()),
+        match (c.message_type.as_str(), c.text, c.image, c.share_post) {
+            ("text", Some(t), _, _) => e.text = Some(t.body),
             ("image", _, Some(i), _) => {
                 let mut a = Attachment::new(AttachmentKind::Image);
-                a.id = Some(i.media_id.clone());
+                a.id = Some(i.media_id);
                 e.attachments.push(a);
             }
             ("share_post", _, _, Some(p)) => {
                 let mut a = Attachment::new(AttachmentKind::Embed);
-                a.url = Some(p.embed_url.clone());
+                a.url = Some(p.embed_url);
                 e.attachments.push(a);
             }
             _ => e.unsupported = true,
         }
-        e.raw = Some(self.raw.clone());
+        e.raw = Some(raw);
         e
     }
 }
@@ -163,11 +174,22 @@ impl ReadEvent {
         e.conversation_id = Some(self.content.conversation_id.clone());
         if kind == EventKind::Status {
             e.direction = Some(Direction::Inbound);
-            e.sender = party(self.content.from_user.as_ref(), None, Some(Role::Contact));
+            e.sender = party(self.content.from_user.clone(), None, Some(Role::Contact));
             e.status = Some(Status::new(DeliveryState::Read));
         }
         e.raw = Some(self.raw.clone());
         e
+    }
+}
+
+impl TiktokEvent {
+    /// The normalized event ([`InboundEvent::normalize`]), the typed fields moved into it
+    /// instead of copied.
+    pub fn into_event(self) -> Event {
+        match self {
+            TiktokEvent::Message(m) => m.into_event(),
+            other => other.normalize(),
+        }
     }
 }
 

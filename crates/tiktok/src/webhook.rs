@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, Method};
+use omnichannel_core::json::{Object, from_string_literal};
 use omnichannel_core::signature::{self, Algorithm};
 use omnichannel_core::{Error, JsonFault, Raw, Result, SigningKeys, VerifyError, WebhookRequest};
 use sha2::Digest as _;
@@ -256,40 +257,103 @@ fn content_message_id(content: Option<&Content<'_>>) -> Option<String> {
 /// Parses a verified body into a typed event. Unknown events are [`TiktokEvent::Other`], never an
 /// error; a known event whose `content` is malformed is `malformed_payload`.
 ///
-/// The body is read once into the typed fields (and `content` once more: it is a JSON document
-/// inside a string); the envelope is kept as its text in `raw`, no tree of it is built.
+/// The body is read once: messages and read receipts of the usual shape have their `content`
+/// read straight from its escaped text in the body ([`omnichannel_core::json::from_string_literal`]),
+/// without unescaping it into a buffer first. Any other body is read the plain way (the
+/// envelope, then `content` parsed a second time), which gives the exact answer or error. The
+/// envelope is kept as its text in `raw`; no tree of it is built.
 pub fn parse(body: &[u8]) -> Result<TiktokEvent> {
     let text = std::str::from_utf8(body)
         .map_err(|_| Error::malformed("body: not UTF-8 text".to_string()))?;
+    match parse_usual(text) {
+        Some(event) => Ok(event),
+        None => parse_plain(text, body),
+    }
+}
+
+/// The envelope as the one-pass reading takes it: an object, its `content` kept as the string
+/// literal it is in the body.
+#[derive(serde::Deserialize)]
+struct UsualEnvelope<'a> {
+    #[serde(borrow)]
+    event: Cow<'a, str>,
+    #[serde(default)]
+    create_time: Option<i64>,
+    #[serde(default, borrow)]
+    user_openid: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    content: Option<&'a serde_json::value::RawValue>,
+}
+
+/// A message or read receipt of the usual shape, read in one pass; `None` for any other body
+/// (other events, `content` given as an object or missing, anything unusual or wrong), which
+/// [`parse_plain`] then reads.
+fn parse_usual(text: &str) -> Option<TiktokEvent> {
+    let Object(env) = serde_json::from_str::<Object<UsualEnvelope<'_>>>(text).ok()?;
+    let content = env.content?;
+    let event = env.event.as_ref();
+    match event {
+        events::RECEIVE | events::SEND => message_event(
+            event,
+            env.user_openid,
+            env.create_time,
+            from_string_literal(content)?,
+            text,
+        )
+        .ok(),
+        events::MARK_READ => Some(TiktokEvent::Read(ReadEvent {
+            business_id: env.user_openid.map(Cow::into_owned),
+            create_time: env.create_time,
+            content: from_string_literal(content)?,
+            raw: Raw::json_text(text),
+        })),
+        _ => None,
+    }
+}
+
+/// A message event from its read parts, after the checks every message passes.
+fn message_event(
+    event: &str,
+    business_id: Option<Cow<'_, str>>,
+    create_time: Option<i64>,
+    content: MessageContent,
+    text: &str,
+) -> Result<TiktokEvent> {
+    if content.message_id.is_empty() || content.conversation_id.is_empty() {
+        return Err(Error::malformed(format!(
+            "{event} content: empty `message_id` or `conversation_id`"
+        )));
+    }
+    let missing = match content.message_type.as_str() {
+        "text" if content.text.is_none() => Some("text"),
+        "image" if content.image.is_none() => Some("image"),
+        "share_post" if content.share_post.is_none() => Some("share_post"),
+        _ => None,
+    };
+    if let Some(field) = missing {
+        return Err(Error::malformed(format!(
+            "{event} content: type `{field}` without its `{field}` object"
+        )));
+    }
+    Ok(TiktokEvent::Message(Box::new(MessageEvent {
+        echo: event == events::SEND,
+        business_id: business_id.map(Cow::into_owned),
+        create_time,
+        content,
+        raw: Raw::json_text(text),
+    })))
+}
+
+/// The plain reading: the envelope, then its `content` parsed a second time. It takes every
+/// body, and gives the exact error for a wrong one.
+fn parse_plain(text: &str, body: &[u8]) -> Result<TiktokEvent> {
     let env: Envelope<'_> = serde_json::from_str(text).map_err(|e| envelope_error(&e))?;
     let raw = || Raw::json_text(text);
     let event = env.event.as_ref();
     let ev = match event {
         events::RECEIVE | events::SEND => {
             let content: MessageContent = inner(env.content.as_ref(), event)?;
-            if content.message_id.is_empty() || content.conversation_id.is_empty() {
-                return Err(Error::malformed(format!(
-                    "{event} content: empty `message_id` or `conversation_id`"
-                )));
-            }
-            let missing = match content.message_type.as_str() {
-                "text" if content.text.is_none() => Some("text"),
-                "image" if content.image.is_none() => Some("image"),
-                "share_post" if content.share_post.is_none() => Some("share_post"),
-                _ => None,
-            };
-            if let Some(field) = missing {
-                return Err(Error::malformed(format!(
-                    "{event} content: type `{field}` without its `{field}` object"
-                )));
-            }
-            TiktokEvent::Message(Box::new(MessageEvent {
-                echo: event == events::SEND,
-                business_id: env.user_openid.map(Cow::into_owned),
-                create_time: env.create_time,
-                content,
-                raw: raw(),
-            }))
+            message_event(event, env.user_openid, env.create_time, content, text)?
         }
         events::MARK_READ => {
             let content: ReadContent = inner(env.content.as_ref(), event)?;
@@ -583,5 +647,102 @@ mod tests {
             }
         );
         assert_eq!(parse(b"[1]").unwrap_err().kind(), "malformed_payload");
+    }
+
+    /// The one-pass reading, where it answers, gives what the plain reading gives.
+    fn same_as_plain(body: &str) -> Option<TiktokEvent> {
+        let fast = parse_usual(body);
+        if let Some(f) = &fast {
+            assert_eq!(
+                Some(f),
+                parse_plain(body, body.as_bytes()).ok().as_ref(),
+                "{body}"
+            );
+        }
+        fast
+    }
+
+    #[test]
+    fn one_pass_reading_agrees_with_the_plain_one() {
+        let at = at(1_767_225_600);
+        // Every sample event: messages and read receipts in one pass, the rest the plain way.
+        for name in SAMPLE_EVENTS {
+            let body = sample_body(name, "app", "biz", at).unwrap();
+            let fast = same_as_plain(&body);
+            assert_eq!(
+                fast.is_some(),
+                !["eu", "unknown"].contains(name),
+                "{name}: {body}"
+            );
+            assert_eq!(
+                parse(body.as_bytes()).unwrap(),
+                parse_plain(&body, body.as_bytes()).unwrap()
+            );
+        }
+        let text = "say \"hi\"\n\t\\ é 🙏 \u{1}";
+        let content = serde_json::json!({
+            "conversation_id": "c1", "message_id": "m1", "type": "text", "text": {"body": text},
+            "from_user": {"id": "u1", "role": "personal_account"}, "timestamp": 1_767_225_600_123_i64,
+            "unknown": [1, {"a": null}, "x", 2.5, true]
+        });
+        let body = serde_json::json!({"event": events::RECEIVE, "content": content.to_string()})
+            .to_string();
+        let TiktokEvent::Message(m) = same_as_plain(&body).expect("one pass") else {
+            panic!("a message")
+        };
+        assert_eq!(m.content.text.unwrap().body, text);
+        // Bodies of other shapes: left to the plain reading, which answers or refuses them.
+        for body in [
+            // `content` as an object, missing, null, a number.
+            r#"{"event":"im_receive_msg","content":{"conversation_id":"c","message_id":"m","type":"sticker"}}"#,
+            r#"{"event":"im_receive_msg"}"#,
+            r#"{"event":"im_receive_msg","content":null}"#,
+            r#"{"event":"im_receive_msg","content":5}"#,
+            // The envelope as an array, or with a key twice.
+            r#"["im_receive_msg",1,"b","{}"]"#,
+            r#"{"event":"im_receive_msg","event":"im_send_msg","content":"{}"}"#,
+            // Checks the plain reading makes: empty ids, a type without its object.
+            r#"{"event":"im_receive_msg","content":"{\"conversation_id\":\"\",\"message_id\":\"m\",\"type\":\"sticker\"}"}"#,
+            r#"{"event":"im_receive_msg","content":"{\"conversation_id\":\"c\",\"message_id\":\"m\",\"type\":\"text\"}"}"#,
+            // A content document that is broken, or an array, or has a float timestamp.
+            r#"{"event":"im_receive_msg","content":"{\"conversation_id\":"}"#,
+            r#"{"event":"im_receive_msg","content":"[\"c\",\"m\",1,\"text\"]"}"#,
+            r#"{"event":"im_receive_msg","content":"{\"conversation_id\":\"c\",\"message_id\":\"m\",\"type\":\"sticker\",\"timestamp\":1.5}"}"#,
+            r#"{"event":"im_mark_read_msg","content":"{\"conversation_id\":\"c\"}"}"#,
+        ] {
+            assert!(same_as_plain(body).is_none(), "{body}");
+            assert_eq!(
+                parse(body.as_bytes()).map_err(|e| e.to_string()),
+                parse_plain(body, body.as_bytes()).map_err(|e| e.to_string()),
+                "{body}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// A sample message with one character of its body replaced, deleted or doubled: the
+        /// answer (event or error text) is the plain reading's.
+        #[test]
+        fn mutated_bodies_read_as_the_plain_reading_reads_them(
+            name in proptest::sample::select(vec!["text", "image", "reply", "read", "echo"]),
+            at_char in 0usize..600,
+            op in 0u8..3,
+            with in proptest::sample::select(vec!['"', '\\', '{', '}', '[', ']', ':', ',', '0', '-', '.', 'u', 'n', ' ', 'é']),
+        ) {
+            let body = sample_body(name, "app", "biz", at(1_767_225_600)).unwrap();
+            let mut chars: Vec<char> = body.chars().collect();
+            let i = at_char % chars.len();
+            match op {
+                0 => chars[i] = with,
+                1 => { chars.remove(i); }
+                _ => chars.insert(i, chars[i]),
+            }
+            let body: String = chars.into_iter().collect();
+            let _ = same_as_plain(&body);
+            proptest::prop_assert_eq!(
+                parse(body.as_bytes()).map_err(|e| e.to_string()),
+                parse_plain(&body, body.as_bytes()).map_err(|e| e.to_string())
+            );
+        }
     }
 }
