@@ -36,14 +36,18 @@ pub fn derived_id(parts: &[&[u8]]) -> String {
     let n = h.digest128();
     // 9 digits from the high half and 8 from the low (55^9 < 2^64): 98 bits of the hash.
     let base = ID_ALPHABET.len() as u64;
-    let mut id = String::with_capacity(17);
-    for (mut half, digits) in [((n >> 64) as u64, 9), (n as u64, 8)] {
-        for _ in 0..digits {
-            id.push(char::from(ID_ALPHABET[(half % base) as usize]));
+    let mut id = [0u8; 17];
+    let (high, low) = id.split_at_mut(9);
+    for (mut half, digits) in [((n >> 64) as u64, high), (n as u64, low)] {
+        for d in digits {
+            *d = ID_ALPHABET[(half % base) as usize];
             half /= base;
         }
     }
-    id
+    // Every byte is from the ASCII alphabet: always text.
+    std::str::from_utf8(&id)
+        .map(str::to_owned)
+        .unwrap_or_default()
 }
 
 /// The MIME type the app puts on a forwarded PDF, and the real one.

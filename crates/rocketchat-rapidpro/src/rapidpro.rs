@@ -9,10 +9,10 @@
 //! with no event and that answer.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
-use http::{Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use omnichannel_core::json::Object;
 use omnichannel_core::{
     AttachmentKind, Capabilities, Channel, ChannelEnv, Clock, Error, Inbound, OutboundMessage,
@@ -166,7 +166,9 @@ impl RapidproChannel {
             ticket_id: room.ticket_id.clone(),
             token: room.token.clone(),
         };
-        match self.deliver(&hook).await {
+        // Boxed: the delivery's future (an HTTP request) is large, and inline it would make
+        // every `receive` future that size, though a closed room is rare.
+        match Box::pin(self.deliver(&hook)).await {
             Ok(()) => {
                 self.store.remove_room(&room.token).await?;
                 Ok(true)
@@ -483,7 +485,15 @@ fn id_reply(status: StatusCode, id: &str) -> WebhookReply {
     body.extend_from_slice(HEAD);
     body.extend_from_slice(id.as_bytes());
     body.extend_from_slice(TAIL);
-    WebhookReply::with_body(status, "application/json", body)
+    // The headers of `WebhookReply::json`, built once (a header value made from a string is
+    // checked byte by byte each time).
+    static JSON_HEADERS: LazyLock<HeaderMap> =
+        LazyLock::new(|| WebhookReply::json(StatusCode::OK, &Value::Null).headers);
+    WebhookReply {
+        status,
+        headers: JSON_HEADERS.clone(),
+        body: body.into(),
+    }
 }
 
 fn no_room(token: &str) -> String {
@@ -518,13 +528,17 @@ fn str_at<'a>(body: &'a Value, path: &[&str]) -> &'a str {
 
 /// Whether Rocket.Chat's body parser takes the body as JSON: `application/json`, any parameters.
 fn is_json(req: &WebhookRequest) -> bool {
-    req.headers
+    let ct = req
+        .headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        .unwrap_or("");
+    // (The exact value, the usual one, without splitting.)
+    ct == "application/json"
+        || ct
+            .split(';')
+            .next()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// The request body as the app sees it (`request.content`): Rocket.Chat's JSON body parser
