@@ -392,34 +392,43 @@ pub(crate) fn check_app_headers(
 ) -> Result<(), HeaderRefusal> {
     if check_content_type {
         // Node gives the app the last of repeated headers joined; a doubled or absent header
-        // is not exactly `application/json`.
-        let ct = single_header(req, &http::header::CONTENT_TYPE, "content-type")
-            .ok()
-            .flatten();
-        if ct != Some("application/json") {
+        // is not exactly `application/json` (bytes compared: that value is visible ASCII).
+        let mut values = req.headers.get_all(http::header::CONTENT_TYPE).iter();
+        let exact = matches!(
+            (values.next(), values.next()),
+            (Some(v), None) if v.as_bytes() == b"application/json"
+        );
+        if !exact {
             return Err(HeaderRefusal::ContentType);
         }
     }
-    let secrets = || {
-        keys.all()
-            .iter()
-            .map(|s| s.expose_secret().trim())
-            .filter(|s| !s.is_empty())
+    // One pass over the secrets (trimmed, empty ones left out): whether any is set, and
+    // whether the header's matches one; the answers keep the app's order (no secret set, then
+    // a header that cannot be read, then a mismatch).
+    let got = single_header(req, &http::header::AUTHORIZATION, AUTHORIZATION);
+    let header = match &got {
+        Ok(v) => v.unwrap_or(""),
+        Err(_) => "",
     };
-    if secrets().next().is_none() {
+    // `Token <secret>`: the scheme compared as bytes, the secret in constant time.
+    let (scheme, given) = header
+        .as_bytes()
+        .split_at(header.len().min(TOKEN_SCHEME.len()));
+    let (mut set, mut ok) = (false, false);
+    for key in keys.all() {
+        let secret = key.expose_secret().trim();
+        if !secret.is_empty() {
+            set = true;
+            ok |= constant_time_eq(given, secret.as_bytes());
+        }
+    }
+    if !set {
         return Err(HeaderRefusal::Auth(VerifyError::Unauthorized {
             reason: MSG_SECRET_NOT_SET,
         }));
     }
-    let got = match single_header(req, &http::header::AUTHORIZATION, AUTHORIZATION) {
-        Ok(v) => v.unwrap_or(""),
-        Err(e) => return Err(HeaderRefusal::Auth(e)),
-    };
-    // `Token <secret>`: the scheme compared as bytes, the secret in constant time.
-    let (scheme, given) = got.as_bytes().split_at(got.len().min(TOKEN_SCHEME.len()));
-    let mut ok = false;
-    for s in secrets() {
-        ok |= constant_time_eq(given, s.as_bytes());
+    if let Err(e) = got {
+        return Err(HeaderRefusal::Auth(e));
     }
     if ok && scheme == TOKEN_SCHEME {
         Ok(())
@@ -611,6 +620,102 @@ mod tests {
                 single_header(&req, &http::header::CONTENT_TYPE, "content-type"),
                 req.header("content-type")
             );
+        }
+    }
+
+    /// The one-pass header checks give the answers of the plain reading they replaced (the
+    /// app's order: Content-Type, no secret set, an unreadable header, a mismatch).
+    #[test]
+    fn app_header_checks_match_the_plain_reading() {
+        fn reference(
+            req: &WebhookRequest,
+            keys: &SigningKeys,
+            check_content_type: bool,
+        ) -> Result<(), String> {
+            if check_content_type
+                && req.header("content-type").ok().flatten() != Some("application/json")
+            {
+                return Err("content-type".into());
+            }
+            let secrets = || {
+                keys.all()
+                    .iter()
+                    .map(|s| s.expose_secret().trim())
+                    .filter(|s| !s.is_empty())
+            };
+            if secrets().next().is_none() {
+                return Err(MSG_SECRET_NOT_SET.into());
+            }
+            let got = req.header(AUTHORIZATION).map_err(|e| e.to_string())?;
+            let got = got.unwrap_or("");
+            let matches = secrets().any(|s| got.strip_prefix("Token ") == Some(s));
+            if matches {
+                Ok(())
+            } else {
+                Err(MSG_INVALID_AUTHORIZATION.into())
+            }
+        }
+        let keysets = [
+            SigningKeys::new("s3cret".to_string()),
+            SigningKeys::new(" s3cret ".to_string()),
+            SigningKeys::new("   ".to_string()),
+            SigningKeys::new(String::new()),
+            SigningKeys::new("  ".to_string()).with_previous("s3cret"),
+            SigningKeys::new("other".to_string()).with_previous(" s3cret"),
+        ];
+        let auths: &[&[&[u8]]] = &[
+            &[],
+            &[b"Token s3cret"],
+            &[b"Token  s3cret "],
+            &[b"token s3cret"],
+            &[b"Token s3cre"],
+            &[b"Token "],
+            &[b"Token s3cret", b"Token s3cret"],
+            &[b"Token s3cr\xc3\xa9t"],
+        ];
+        let types: &[&[&[u8]]] = &[
+            &[b"application/json"],
+            &[],
+            &[b"application/json; charset=utf-8"],
+            &[b"application/json", b"application/json"],
+            &[b"Application/JSON"],
+            &[b"application/json\xc3"],
+        ];
+        for keys in &keysets {
+            for auth in auths {
+                for ct in types {
+                    let mut headers = HeaderMap::new();
+                    for v in *auth {
+                        headers.append(
+                            http::header::AUTHORIZATION,
+                            HeaderValue::from_bytes(v).unwrap(),
+                        );
+                    }
+                    for v in *ct {
+                        headers.append(
+                            http::header::CONTENT_TYPE,
+                            HeaderValue::from_bytes(v).unwrap(),
+                        );
+                    }
+                    let req = WebhookRequest::new(
+                        Method::POST,
+                        "https://h.test/x",
+                        headers,
+                        Bytes::new(),
+                    );
+                    for check_ct in [true, false] {
+                        let ours = check_app_headers(&req, keys, check_ct).map_err(|r| match r {
+                            HeaderRefusal::ContentType => "content-type".to_string(),
+                            HeaderRefusal::Auth(VerifyError::Unauthorized { reason }) => {
+                                reason.to_string()
+                            }
+                            HeaderRefusal::Auth(e) => e.to_string(),
+                        });
+                        let label = format!("{auth:?} {ct:?} {check_ct}");
+                        assert_eq!(ours, reference(&req, keys, check_ct), "{label}");
+                    }
+                }
+            }
         }
     }
 
