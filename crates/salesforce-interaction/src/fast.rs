@@ -7,11 +7,10 @@
 //! another type than usual) is read again as a tree, which gives the answer and the exact error
 //! reason. Whatever this reading returns is what the tree reading returns for the same text.
 //!
-//! One difference between the two parsers has to be ruled out first: `serde_json` checks
-//! nothing but the syntax of a value it skips (an unknown field, the entry body kept as text),
+//! One difference between the two parsers is ruled out by reading through
+//! [`Strict`](crate::strict::Strict): `serde_json` checks only the syntax of a value it skips,
 //! while building a tree refuses nesting deeper than 128, a number beyond `f64`, and an escaped
-//! lone surrogate anywhere. [`plain`] sends every text that could hold one of these (and a few
-//! harmless others) to the tree.
+//! lone surrogate anywhere.
 
 use omnichannel_core::json::Object;
 use serde::{Deserialize, Deserializer};
@@ -19,99 +18,6 @@ use serde_json::value::RawValue;
 
 use crate::model::{ConversationEntry, EntryPayload, Participant, lenient_opt_i64};
 use crate::webhook::Layout;
-
-/// Nesting the one-pass reading takes (the tree's parser refuses 128 and more).
-const MAX_DEPTH: usize = 64;
-
-/// The longest run of digits the one-pass reading takes (a number must have over 300 digits
-/// before its `f64` is out of range).
-const MAX_DIGITS: usize = 300;
-
-/// Whether `text` can hold nothing that a skipped value would let through and a tree would
-/// refuse: nesting deeper than [`MAX_DEPTH`], a number with an exponent or more than
-/// [`MAX_DIGITS`] digits, a `\u` escape of a surrogate (paired or not). `false` is no
-/// verdict, only "read it as a tree". The scan does not check the syntax (the parser does).
-pub(crate) fn plain(text: &str) -> bool {
-    let b = text.as_bytes();
-    let mut i = 0;
-    let mut depth = 0usize;
-    let mut digits = 0usize;
-    while let Some(&c) = b.get(i) {
-        i += 1;
-        match c {
-            b'0'..=b'9' => {
-                digits += 1;
-                if digits > MAX_DIGITS {
-                    return false;
-                }
-                continue;
-            }
-            b'e' | b'E' if digits > 0 => return false,
-            b'.' if digits > 0 => continue,
-            b'"' => loop {
-                i = skip_plain(b, i);
-                match b.get(i) {
-                    Some(b'"') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(b'\\') => {
-                        if b.get(i + 1) == Some(&b'u')
-                            && matches!(b.get(i + 2), Some(b'd' | b'D'))
-                            && matches!(b.get(i + 3), Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'))
-                        {
-                            return false;
-                        }
-                        // The escaped byte is skipped (a `\"` does not end the string).
-                        i += 2;
-                    }
-                    // A control character (an error either way), or the end.
-                    Some(_) => i += 1,
-                    None => return true,
-                }
-            },
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return false;
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        digits = 0;
-    }
-    true
-}
-
-/// The index of the first `"`, `\` or control character at or after `i` (or the length),
-/// eight bytes at a time.
-fn skip_plain(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = u64::MAX / 255;
-    const HIGH: u64 = ONES * 0x80;
-    // A high bit where a byte of `v` is zero; exact for the lowest such byte.
-    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
-            break;
-        };
-        let x = u64::from_le_bytes(bytes);
-        let hit = zero(x ^ (ONES * u64::from(b'"')))
-            | zero(x ^ (ONES * u64::from(b'\\')))
-            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
-        if hit != 0 {
-            return i + (hit.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while let Some(&c) = b.get(i) {
-        if c == b'"' || c == b'\\' || c < 0x20 {
-            break;
-        }
-        i += 1;
-    }
-    i
-}
 
 /// A conversation entry's fields, the entry body kept as its text.
 #[derive(Deserialize)]
@@ -245,12 +151,17 @@ fn entry_of(
     })
 }
 
+/// `T` read from the whole of `text` through [`Strict`](crate::strict::Strict).
+pub(crate) fn read<'a, T: Deserialize<'a>>(text: &'a str) -> Option<T> {
+    let mut d = serde_json::Deserializer::from_str(text);
+    let t = T::deserialize(crate::strict::Strict(&mut d)).ok()?;
+    d.end().ok()?;
+    Some(t)
+}
+
 /// A legacy payload (a conversation entry), read in one pass; `None`: read it as a tree.
 pub(crate) fn legacy_entry(text: &str) -> Option<ReadEntry> {
-    if !plain(text) {
-        return None;
-    }
-    let Object(e) = serde_json::from_str::<Object<Entry<'_>>>(text).ok()?;
+    let Object(e) = read::<Object<Entry<'_>>>(text)?;
     entry_of(
         e.identifier,
         e.entry_type,
@@ -266,10 +177,7 @@ pub(crate) fn legacy_entry(text: &str) -> Option<ReadEntry> {
 /// An `Interaction` payload (nested or flat layout), read in one pass; `None`: read it as a
 /// tree.
 pub(crate) fn interaction(text: &str) -> Option<ReadInteraction> {
-    if !plain(text) {
-        return None;
-    }
-    let Object(d) = serde_json::from_str::<Object<Doc<'_>>>(text).ok()?;
+    let Object(d) = read::<Object<Doc<'_>>>(text)?;
     let (layout, entry) = match d.payload {
         Some(Object(e)) => (
             Layout::Nested,

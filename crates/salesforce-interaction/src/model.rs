@@ -957,13 +957,17 @@ impl Body for &Value {
     }
 }
 
-/// A body's JSON text, read in one pass. Only an object is taken: a derived struct would
-/// also take an array, its fields by position, which the one-pass reading leaves to the tree.
+/// A body's JSON text, read in one pass through [`crate::strict::Strict`] (its skipped
+/// fields read in full). Only an object is taken: a derived struct would also take an array,
+/// its fields by position, which the one-pass reading leaves to the tree.
 struct Text<'a>(&'a str);
 
 impl Body for Text<'_> {
     fn read<T: serde::de::DeserializeOwned>(self) -> serde_json::Result<T> {
-        serde_json::from_str::<Object<T>>(self.0).map(|Object(t)| t)
+        let mut d = serde_json::Deserializer::from_str(self.0);
+        let Object(t) = Object::<T>::deserialize(crate::strict::Strict(&mut d))?;
+        d.end()?;
+        Ok(t)
     }
 }
 
@@ -983,10 +987,10 @@ impl EntryPayload {
     }
 
     /// The one-pass reading of an entry body: `body` is its JSON text (`None` when absent or
-    /// `null`), which passed [`crate::fast::plain`]. Gives the typed body and the body's `id`
-    /// as the event id reads it (a string, else `None`; read only when `want_id`), exactly as
-    /// [`EntryPayload::parse`] and the tree give them, or `None` when the tree must decide (an
-    /// error, an array or a repeated key where a body is read).
+    /// `null`). Gives the typed body and the body's `id` as the event id reads it (a string,
+    /// else `None`; read only when `want_id`), exactly as [`EntryPayload::parse`] and the tree
+    /// give them, or `None` when the tree must decide (an error, an array or a repeated key
+    /// where a body is read, a body the tree would refuse to build).
     pub(crate) fn read_text(
         entry_type: &str,
         body: Option<&str>,
@@ -997,10 +1001,29 @@ impl EntryPayload {
             None => Self::typed(entry_type, &Value::Null).ok()?,
         };
         let id = match body {
-            Some(text) if want_id => serde_json::from_str::<Object<IdBody>>(text).ok()?.0.id,
+            Some(text) if want_id => Text(text).read::<IdBody>().ok()?.id,
+            // The typed reading read the whole body; the others read none of it.
+            Some(text) if !Self::reads_body(entry_type) => {
+                crate::strict::check(text).ok()?;
+                None
+            }
             _ => None,
         };
         Some((typed, id))
+    }
+
+    /// Whether [`EntryPayload::parse`] reads the body of this entry type.
+    fn reads_body(entry_type: &str) -> bool {
+        matches!(
+            entry_type,
+            "Message"
+                | "MessageUpdated"
+                | "ReadAcknowledgement"
+                | "DeliveryAcknowledgement"
+                | "MessageDeliveryFailed"
+                | "ParticipantChanged"
+                | "SessionStatusChanged"
+        )
     }
 
     fn typed(entry_type: &str, body: impl Body) -> serde_json::Result<Self> {
