@@ -11,12 +11,15 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, Method};
-use omnichannel_core::json::{Object, from_string_literal};
+use omnichannel_core::json::nested::{self, InString};
 use omnichannel_core::signature::{self, Algorithm};
 use omnichannel_core::{Error, JsonFault, Raw, Result, SigningKeys, VerifyError, WebhookRequest};
 use sha2::Digest as _;
 
-use crate::model::{MessageContent, MessageEvent, OtherEvent, ReadContent, ReadEvent, TiktokEvent};
+use crate::model::{
+    ImageBody, MessageContent, MessageEvent, OtherEvent, ReadContent, ReadEvent, ReadInfo,
+    ReferencedMessageInfo, SharePost, TextBody, TiktokEvent, UserRef,
+};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "Tiktok-Signature";
@@ -258,7 +261,7 @@ fn content_message_id(content: Option<&Content<'_>>) -> Option<String> {
 /// error; a known event whose `content` is malformed is `malformed_payload`.
 ///
 /// The body is read once: messages and read receipts of the usual shape have their `content`
-/// read straight from its escaped text in the body ([`omnichannel_core::json::from_string_literal`]),
+/// read with the envelope, straight from its escaped text ([`omnichannel_core::json::nested`]),
 /// without unescaping it into a buffer first. Any other body is read the plain way (the
 /// envelope, then `content` parsed a second time), which gives the exact answer or error. The
 /// envelope is kept as its text in `raw`; no tree of it is built.
@@ -271,8 +274,7 @@ pub fn parse(body: &[u8]) -> Result<TiktokEvent> {
     }
 }
 
-/// The envelope as the one-pass reading takes it: an object, its `content` kept as the string
-/// literal it is in the body.
+/// The envelope as the one-pass reading takes it: an object with `content` as a string.
 #[derive(serde::Deserialize)]
 struct UsualEnvelope<'a> {
     #[serde(borrow)]
@@ -281,30 +283,92 @@ struct UsualEnvelope<'a> {
     create_time: Option<i64>,
     #[serde(default, borrow)]
     user_openid: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    content: Option<&'a serde_json::value::RawValue>,
+    content: InString<AnyContent>,
 }
 
-/// A message or read receipt of the usual shape, read in one pass; `None` for any other body
-/// (other events, `content` given as an object or missing, anything unusual or wrong), which
+/// The fields of both [`MessageContent`] and [`ReadContent`]: the envelope's `event` may come
+/// after its `content` (JSON writers that sort keys put it there), so `content` is read before
+/// its type is known, then made the event's content.
+#[derive(serde::Deserialize)]
+struct AnyContent {
+    #[serde(default)]
+    conversation_id: Option<String>,
+    #[serde(default)]
+    message_id: Option<String>,
+    #[serde(default)]
+    timestamp: Option<i64>,
+    #[serde(default, rename = "type")]
+    message_type: Option<String>,
+    #[serde(default)]
+    text: Option<TextBody>,
+    #[serde(default)]
+    image: Option<ImageBody>,
+    #[serde(default)]
+    share_post: Option<SharePost>,
+    #[serde(default)]
+    referenced_message_info: Option<ReferencedMessageInfo>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    from_user: Option<UserRef>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    to_user: Option<UserRef>,
+    #[serde(default)]
+    read: Option<ReadInfo>,
+}
+
+impl AnyContent {
+    /// The content of a message, if it has the fields a message must have.
+    fn into_message(self) -> Option<MessageContent> {
+        Some(MessageContent {
+            conversation_id: self.conversation_id?,
+            message_id: self.message_id?,
+            timestamp: self.timestamp,
+            message_type: self.message_type?,
+            text: self.text,
+            image: self.image,
+            share_post: self.share_post,
+            referenced_message_info: self.referenced_message_info,
+            from: self.from,
+            from_user: self.from_user,
+            to: self.to,
+            to_user: self.to_user,
+        })
+    }
+
+    /// The content of a read receipt, if it has the fields one must have.
+    fn into_read(self) -> Option<ReadContent> {
+        Some(ReadContent {
+            conversation_id: self.conversation_id?,
+            read: self.read?,
+            from_user: self.from_user,
+        })
+    }
+}
+
+/// A message or read receipt of the usual shape, read in one pass with `content` straight from
+/// its escaped text ([`omnichannel_core::json::nested`]); `None` for any other body (other
+/// events, `content` given as an object or missing, anything unusual or wrong), which
 /// [`parse_plain`] then reads.
 fn parse_usual(text: &str) -> Option<TiktokEvent> {
-    let Object(env) = serde_json::from_str::<Object<UsualEnvelope<'_>>>(text).ok()?;
-    let content = env.content?;
+    let env: UsualEnvelope<'_> = nested::from_str(text)?;
     let event = env.event.as_ref();
+    let content = env.content.0;
     match event {
         events::RECEIVE | events::SEND => message_event(
             event,
             env.user_openid,
             env.create_time,
-            from_string_literal(content)?,
+            content.into_message()?,
             text,
         )
         .ok(),
         events::MARK_READ => Some(TiktokEvent::Read(ReadEvent {
             business_id: env.user_openid.map(Cow::into_owned),
             create_time: env.create_time,
-            content: from_string_literal(content)?,
+            content: content.into_read()?,
             raw: Raw::json_text(text),
         })),
         _ => None,

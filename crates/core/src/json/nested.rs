@@ -2,22 +2,25 @@
 //!
 //! Some providers put a JSON document in a string field of their JSON body (TikTok's `content`,
 //! for one). The plain way to read it is twice: the body's parse unescapes the string into a
-//! new buffer, and a second parse reads that buffer. [`from_string_literal`] reads the document
-//! straight from the string literal as it appears in the body, undoing both levels of escapes
-//! as it goes: each byte is looked at once and the document's strings are copied once, into
-//! their fields.
+//! new buffer, and a second parse reads that buffer. This module's reader reads the document
+//! straight from the string as it appears in the body, undoing both levels of escapes as it
+//! goes: each byte is looked at once and the document's strings are copied once, into their
+//! fields. [`from_str`] reads a whole body whose [`InString`] fields hold such documents;
+//! [`from_string_literal`] reads one string already cut out of a body.
 //!
-//! It is a fast path, not a second JSON parser to trust on its own: it takes documents of the
-//! usual shape and answers `None` for anything else (an array where a value is read, a number
-//! with a fraction or exponent, a repeated field, a syntax error, a lone surrogate, nesting
-//! deeper than [`MAX_DEPTH`]...). The caller then takes the plain two-step reading, which gives
-//! the exact answer or error. When it answers `Some`, the value is the one
-//! `serde_json::from_str::<T>` gives for the unescaped string (tests below and in the provider
-//! crates compare the two).
+//! It is a fast path, not a second JSON parser to trust on its own: it takes texts of the usual
+//! shape and answers `None` for anything else (an array where a value is read, a number with a
+//! fraction or exponent, a repeated field, a syntax error, a lone surrogate, nesting deeper than
+//! [`MAX_DEPTH`]...). The caller then takes the plain reading (serde_json, the string parsed a
+//! second time), which gives the exact answer or error. When it answers `Some`, the value is the
+//! one the plain reading gives (tests below and in the provider crates compare the two).
 
 use std::fmt;
+use std::marker::PhantomData;
 
-use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::de::{
+    self, Deserialize, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor,
+};
 use serde_json::value::RawValue;
 
 /// Deepest nesting of objects and arrays read (serde_json stops at 128 too).
@@ -25,6 +28,79 @@ pub const MAX_DEPTH: usize = 128;
 
 /// Longest number read (digits, sign, point and exponent).
 const MAX_NUMBER_CHARS: usize = 64;
+
+/// The name [`InString`] asks the reader for; no other type uses it.
+const IN_STRING: &str = "$omnichannel::json::nested::InString";
+
+/// A field whose value is a JSON string holding a JSON document of type `T`, for bodies read
+/// with [`from_str`]: the document is read from the string's escaped text in the same pass as
+/// the body.
+///
+/// Only this module's reader reads it: serde_json, or any other deserializer, hands it the
+/// string itself, which is not a `T` unless `T` reads strings. Read bodies with it through
+/// [`from_str`], and have a plain reading (with a `String` field parsed a second time) for the
+/// bodies [`from_str`] leaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InString<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for InString<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = InString<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON string holding a JSON document")
+            }
+            fn visit_newtype_struct<D: Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<Self::Value, D::Error> {
+                T::deserialize(d).map(InString)
+            }
+        }
+        d.deserialize_newtype_struct(IN_STRING, V(PhantomData))
+    }
+}
+
+/// Reads the JSON text `text` into `T` with this module's one-pass reader, the documents of
+/// its [`InString`] fields included. `None` when the text is anything but the usual shape (see
+/// the module docs): read it the plain way then.
+///
+/// ```
+/// use std::borrow::Cow;
+/// use omnichannel_core::json::nested::{InString, from_str};
+///
+/// #[derive(Debug, PartialEq, serde::Deserialize)]
+/// struct Content {
+///     message_id: String,
+///     text: String,
+/// }
+///
+/// #[derive(serde::Deserialize)]
+/// struct Envelope<'a> {
+///     #[serde(borrow)]
+///     event: Cow<'a, str>,
+///     content: InString<Content>,
+/// }
+///
+/// let body = r#"{"event": "im_receive_msg", "content": "{\"message_id\":\"m-1\",\"text\":\"say \\\"hi\\\"\\n\"}"}"#;
+/// let env: Envelope<'_> = from_str(body).expect("the usual shape");
+/// assert!(matches!(env.event, Cow::Borrowed("im_receive_msg")));
+/// assert_eq!(env.content.0, Content { message_id: "m-1".into(), text: "say \"hi\"\n".into() });
+///
+/// // The same as reading the body, then the string in it.
+/// let plain: serde_json::Value = serde_json::from_str(body).unwrap();
+/// let content: Content = serde_json::from_str(plain["content"].as_str().unwrap()).unwrap();
+/// assert_eq!(env.content.0, content);
+/// ```
+pub fn from_str<'de, T: Deserialize<'de>>(text: &'de str) -> Option<T> {
+    let mut de = Reader::new(text, Level::Body);
+    let value = T::deserialize(&mut de).ok()?;
+    match de.peek() {
+        Ok(None) => Some(value),
+        _ => None,
+    }
+}
 
 /// Reads the JSON document held in the JSON string `literal` (a string value as it appears in
 /// a JSON text, quotes included) into `T`, in one pass over its escaped text. `None` when
@@ -58,33 +134,26 @@ const MAX_NUMBER_CHARS: usize = 64;
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 pub fn from_string_literal<T: DeserializeOwned>(literal: &RawValue) -> Option<T> {
-    // A `RawValue` is one valid JSON value: a string literal has no raw control characters,
-    // no unescaped quote and only valid escapes; it still carries spaces around it.
     let text = literal
         .get()
         .trim_matches(|c: char| c.is_ascii_whitespace());
-    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
-    let mut de = Nested {
-        src: inner,
-        scratch: String::new(),
-        pos: 0,
-        depth: 0,
-        peeked: 0,
-    };
+    let inner = text.strip_prefix('"')?;
+    let mut de = Reader::new(inner, Level::InString);
     let value = T::deserialize(&mut de).ok()?;
+    // The document ends at the literal's closing quote, the last byte.
     match de.peek() {
-        Ok(None) => Some(value),
+        Ok(None) if de.pos + 1 == de.src.len() => Some(value),
         _ => None,
     }
 }
 
-/// Why the fast path gave up; never shown (the caller reads the document the plain way).
+/// Why the fast path gave up; never shown (the caller reads the text the plain way).
 #[derive(Debug)]
 struct NotPlain;
 
 impl fmt::Display for NotPlain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("not a document of the usual shape")
+        f.write_str("not a text of the usual shape")
     }
 }
 
@@ -98,8 +167,18 @@ impl de::Error for NotPlain {
 
 type Res<T> = Result<T, NotPlain>;
 
-/// One unit of the document: a byte of the literal as written (any byte but `\`), or the
-/// character an escape of the literal stands for.
+/// Which text the reader is reading.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    /// The JSON text itself.
+    Body,
+    /// The document inside a string of the body: its characters are the string's, escapes
+    /// undone; the string's closing quote ends it.
+    InString,
+}
+
+/// One character of the document at the reader's level: a byte as written, or (in a string
+/// of the body) the character an escape stands for.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Unit {
     Byte(u8),
@@ -117,24 +196,25 @@ impl Unit {
     }
 }
 
-/// The reader over the literal's escaped text (between its quotes).
-/// Where a string read by [`Nested::string`] is.
+/// Where a string read by [`Reader::string`] is.
 #[derive(Clone, Copy)]
 enum Str {
-    /// These bytes of the literal, which hold no escape.
-    Literal(usize, usize),
+    /// These bytes of the text, which hold no escape: the string as it is.
+    Text(usize, usize),
     /// The scratch buffer.
     Scratch,
 }
 
-struct Nested<'a> {
-    src: &'a str,
+/// The reader.
+struct Reader<'de> {
+    src: &'de str,
+    pos: usize,
+    level: Level,
+    depth: usize,
+    /// Bytes of the text that the unit [`Reader::peek`] saw last takes.
+    peeked: usize,
     /// Unescaped strings, before their visitor copies them.
     scratch: String,
-    pos: usize,
-    depth: usize,
-    /// The literal length of the unit [`Nested::peek`] saw last.
-    peeked: usize,
 }
 
 fn hex_value(b: u8) -> Res<u32> {
@@ -146,86 +226,167 @@ fn hex_value(b: u8) -> Res<u32> {
     }
 }
 
-impl<'a> Nested<'a> {
-    fn bytes(&self) -> &'a [u8] {
+/// The character a surrogate pair stands for, if `hi` and `lo` are one.
+fn surrogate_pair(hi: u32, lo: u32) -> Res<char> {
+    if !(0xD800..0xDC00).contains(&hi) || !(0xDC00..0xE000).contains(&lo) {
+        return Err(NotPlain);
+    }
+    char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)).ok_or(NotPlain)
+}
+
+/// The character of a one-letter escape (`\n`...), `None` for `u` and anything else.
+fn simple_escape(b: u8) -> Option<char> {
+    Some(match b {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        _ => return None,
+    })
+}
+
+/// The index of the first byte of `s` that ends a run of a JSON string's plain characters: a
+/// quote, a `\` or a control character (which strings must escape); `None` if there is none.
+///
+/// Eight bytes at a time: a byte of a word is flagged when it equals `"` or `\` or is below
+/// 0x20, by the borrow of a subtraction; the lowest flagged byte is always a true one (no borrow
+/// comes from the bytes below it), which is the one wanted.
+fn string_end(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;
+    let mut chunks = s.chunks_exact(8);
+    let mut at = 0;
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
+        let flagged = (zero_byte(v ^ (ONES * u64::from(b'"')))
+            | zero_byte(v ^ (ONES * u64::from(b'\\')))
+            | (v.wrapping_sub(ONES * 0x20) & !v))
+            & HIGH;
+        if flagged != 0 {
+            return Some(at + (flagged.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|i| at + i)
+}
+
+impl<'de> Reader<'de> {
+    fn new(src: &'de str, level: Level) -> Self {
+        Reader {
+            src,
+            pos: 0,
+            level,
+            depth: 0,
+            peeked: 0,
+            scratch: String::new(),
+        }
+    }
+
+    fn bytes(&self) -> &'de [u8] {
         self.src.as_bytes()
     }
 
-    /// Four hex digits of the literal at `at`.
-    fn literal_hex4(&self, at: usize) -> Res<u32> {
+    /// Four hex digits of the text at `at`.
+    fn text_hex4(&self, at: usize) -> Res<u32> {
         let digits = self.bytes().get(at..at + 4).ok_or(NotPlain)?;
         digits
             .iter()
             .try_fold(0u32, |acc, &b| Ok((acc << 4) | hex_value(b)?))
     }
 
-    /// The unit at `at` and the literal bytes it takes, or `None` at the end.
+    /// The character the text's escape at `at` (a `\`) stands for, and its length.
+    #[inline(never)]
+    fn escape_at(&self, at: usize) -> Res<(char, usize)> {
+        let b = self.bytes();
+        let letter = *b.get(at + 1).ok_or(NotPlain)?;
+        if let Some(c) = simple_escape(letter) {
+            return Ok((c, 2));
+        }
+        if letter != b'u' {
+            return Err(NotPlain);
+        }
+        let hi = self.text_hex4(at + 2)?;
+        if !(0xD800..0xE000).contains(&hi) {
+            return Ok((char::from_u32(hi).ok_or(NotPlain)?, 6));
+        }
+        if b.get(at + 6..at + 8) != Some(b"\\u") {
+            return Err(NotPlain);
+        }
+        Ok((surrogate_pair(hi, self.text_hex4(at + 8)?)?, 12))
+    }
+
+    /// The unit at the reader's position outside strings and the bytes it takes; `None` at the
+    /// end of the document (the text's end, or the closing quote of the string it is in).
     #[inline(always)]
-    fn unit_at(&self, at: usize) -> Res<Option<(Unit, usize)>> {
-        match self.bytes().get(at) {
-            None => Ok(None),
-            Some(&b) if b != b'\\' => Ok(Some((Unit::Byte(b), 1))),
-            Some(_) => self.escape_at(at).map(Some),
+    fn unit(&self) -> Res<Option<(Unit, usize)>> {
+        let Some(&b) = self.bytes().get(self.pos) else {
+            return Ok(None);
+        };
+        match (self.level, b) {
+            (Level::Body, _) => Ok(Some((Unit::Byte(b), 1))),
+            (Level::InString, b'"') => Ok(None),
+            (Level::InString, b'\\') => {
+                let (c, len) = self.escape_at(self.pos)?;
+                Ok(Some((Unit::Char(c), len)))
+            }
+            // A string of the body holds no raw control character.
+            (Level::InString, 0..0x20) => Err(NotPlain),
+            (Level::InString, _) => Ok(Some((Unit::Byte(b), 1))),
         }
     }
 
-    /// The character the literal's escape at `at` stands for, and its length.
-    #[inline(never)]
-    fn escape_at(&self, at: usize) -> Res<(Unit, usize)> {
-        let b = self.bytes();
-        let c = match b.get(at + 1).ok_or(NotPlain)? {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            b'u' => {
-                let hi = self.literal_hex4(at + 2)?;
-                if !(0xD800..0xDC00).contains(&hi) {
-                    // A low surrogate alone is no character: `from_u32` refuses it.
-                    let c = char::from_u32(hi).ok_or(NotPlain)?;
-                    return Ok((Unit::Char(c), 6));
-                }
-                if b.get(at + 6..at + 8) != Some(b"\\u") {
-                    return Err(NotPlain);
-                }
-                let lo = self.literal_hex4(at + 8)?;
-                if !(0xDC00..0xE000).contains(&lo) {
-                    return Err(NotPlain);
-                }
-                let c = char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
-                    .ok_or(NotPlain)?;
-                return Ok((Unit::Char(c), 12));
-            }
-            _ => return Err(NotPlain),
-        };
-        Ok((Unit::Char(c), 2))
-    }
-
-    /// The next unit, consumed.
-    fn next_unit(&mut self) -> Res<Unit> {
-        let (u, len) = self.unit_at(self.pos)?.ok_or(NotPlain)?;
-        self.pos += len;
-        Ok(u)
-    }
-
-    /// The next ASCII unit of the document, consumed.
+    /// The next unit, consumed (inside a document string's escape).
     fn next_ascii(&mut self) -> Res<u8> {
-        self.next_unit()?.ascii().ok_or(NotPlain)
+        let (u, len) = self.unit()?.ok_or(NotPlain)?;
+        self.pos += len;
+        u.ascii().ok_or(NotPlain)
     }
 
     /// Skips whitespace; the next structural byte, not consumed, or `None` at the end.
     #[inline]
     fn peek(&mut self) -> Res<Option<u8>> {
+        let b = self.bytes();
+        // The usual case first: a structural byte as it is, or the document's quote (`\"`)
+        // inside a string.
+        match (self.level, b.get(self.pos)) {
+            (_, Some(&c @ (b'{' | b'}' | b'[' | b']' | b':' | b',' | b'-' | b'0'..=b'9')))
+            | (_, Some(&c @ (b't' | b'f' | b'n')))
+            | (Level::Body, Some(&c @ b'"')) => {
+                self.peeked = 1;
+                return Ok(Some(c));
+            }
+            (Level::InString, Some(b'\\')) if b.get(self.pos + 1) == Some(&b'"') => {
+                self.peeked = 2;
+                return Ok(Some(b'"'));
+            }
+            _ => {}
+        }
+        self.peek_slow()
+    }
+
+    /// [`Reader::peek`] past whitespace and escaped structure.
+    #[inline(never)]
+    fn peek_slow(&mut self) -> Res<Option<u8>> {
         loop {
-            let Some((u, len)) = self.unit_at(self.pos)? else {
+            let Some((u, len)) = self.unit()? else {
                 return Ok(None);
             };
             match u.ascii() {
                 Some(b' ' | b'\t' | b'\n' | b'\r') => self.pos += len,
+                // In the body, a quote is a quote and an escape is out of place; in a string,
+                // the document's quote is an escape (a raw quote ended the document).
+                Some(b'\\') if self.level == Level::Body => return Err(NotPlain),
                 Some(b) => {
                     self.peeked = len;
                     return Ok(Some(b));
@@ -237,38 +398,100 @@ impl<'a> Nested<'a> {
 
     /// Consumes the structural byte just peeked.
     #[inline]
-    fn bump(&mut self) -> Res<()> {
+    fn bump(&mut self) {
         self.pos += std::mem::take(&mut self.peeked);
-        Ok(())
     }
 
     /// Expects `b` as the next structural byte.
     fn expect(&mut self, b: u8) -> Res<()> {
         match self.peek()? {
-            Some(got) if got == b => self.bump(),
+            Some(got) if got == b => {
+                self.bump();
+                Ok(())
+            }
+            _ => Err(NotPlain),
+        }
+    }
+
+    /// The run of plain bytes of a string from the position: up to the next quote or `\` of
+    /// the text, which is returned. Control characters are refused.
+    #[inline]
+    fn run(&self) -> Res<(usize, u8)> {
+        let rest = self.bytes().get(self.pos..).ok_or(NotPlain)?;
+        let n = string_end(rest).ok_or(NotPlain)?;
+        match *rest.get(n).ok_or(NotPlain)? {
+            stop @ (b'"' | b'\\') => Ok((n, stop)),
             _ => Err(NotPlain),
         }
     }
 
     /// Reads the rest of a document string (its opening quote consumed) into `out`, or only
-    /// checks it when `out` is `None`. The document's quote is `\"` in the literal, so runs of
-    /// literal bytes up to the next `\` are copied as they are.
+    /// checks it when `out` is `None`.
     fn string_into(&mut self, mut out: Option<&mut String>) -> Res<()> {
+        let mut found = None;
+        self.string_from(&mut out, &mut found)
+    }
+
+    /// [`Reader::string_into`], the first run already found when `found` is `Some`.
+    fn string_from(
+        &mut self,
+        out: &mut Option<&mut String>,
+        found: &mut Option<(usize, u8)>,
+    ) -> Res<()> {
         loop {
-            let rest = self.bytes().get(self.pos..).ok_or(NotPlain)?;
-            let run = memchr::memchr(b'\\', rest).ok_or(NotPlain)?;
+            let (n, stop) = match found.take() {
+                Some(run) => run,
+                None => self.run()?,
+            };
             if let Some(out) = out.as_deref_mut() {
-                // `\` is ASCII, so both ends are character boundaries.
-                out.push_str(self.src.get(self.pos..self.pos + run).ok_or(NotPlain)?);
+                // Quotes and `\` are ASCII, so both ends are character boundaries.
+                out.push_str(self.src.get(self.pos..self.pos + n).ok_or(NotPlain)?);
             }
-            self.pos += run;
-            let c = match self.next_unit()? {
-                Unit::Char('"') => return Ok(()),
-                Unit::Char('\\') => self.document_escape()?,
-                // A control character must be escaped in the document's strings too.
-                Unit::Char(c) if u32::from(c) < 0x20 => return Err(NotPlain),
-                Unit::Char(c) => c,
-                Unit::Byte(_) => return Err(NotPlain),
+            self.pos += n;
+            let c = match (self.level, stop) {
+                (Level::Body, b'"') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                (Level::Body, _) => {
+                    let (c, len) = self.escape_at(self.pos)?;
+                    self.pos += len;
+                    c
+                }
+                // A raw quote ends the body's string, and the document, inside a string.
+                (Level::InString, b'"') => return Err(NotPlain),
+                (Level::InString, _) => {
+                    // The document's usual escapes, escaped once more in the text: `\\\"` (a
+                    // quote), `\\\\` (a backslash), `\\n` and the other letters.
+                    let b = self.bytes();
+                    if b.get(self.pos + 1) == Some(&b'\\') {
+                        let fast = match (b.get(self.pos + 2), b.get(self.pos + 3)) {
+                            (Some(b'\\'), Some(&q @ (b'"' | b'\\'))) => {
+                                Some((if q == b'"' { '"' } else { '\\' }, 4))
+                            }
+                            (Some(&l), _) if l != b'u' && l != b'\\' && l != b'"' => {
+                                simple_escape(l).map(|c| (c, 3))
+                            }
+                            _ => None,
+                        };
+                        if let Some((c, len)) = fast {
+                            self.pos += len;
+                            if let Some(out) = out.as_deref_mut() {
+                                out.push(c);
+                            }
+                            continue;
+                        }
+                    }
+                    let (c, len) = self.escape_at(self.pos)?;
+                    self.pos += len;
+                    match c {
+                        '"' => return Ok(()),
+                        '\\' => self.document_escape()?,
+                        // A control character must be escaped in the document's strings too.
+                        c if u32::from(c) < 0x20 => return Err(NotPlain),
+                        c => c,
+                    }
+                }
             };
             if let Some(out) = out.as_deref_mut() {
                 out.push(c);
@@ -276,34 +499,24 @@ impl<'a> Nested<'a> {
         }
     }
 
-    /// An escape of the document (after its `\`), each of its characters read as a unit.
+    /// An escape of the document inside a string (after its `\`), each of its characters read
+    /// as a unit.
     fn document_escape(&mut self) -> Res<char> {
-        Ok(match self.next_ascii()? {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            b'u' => {
-                let hi = self.document_hex4()?;
-                if !(0xD800..0xDC00).contains(&hi) {
-                    return char::from_u32(hi).ok_or(NotPlain);
-                }
-                if self.next_ascii()? != b'\\' || self.next_ascii()? != b'u' {
-                    return Err(NotPlain);
-                }
-                let lo = self.document_hex4()?;
-                if !(0xDC00..0xE000).contains(&lo) {
-                    return Err(NotPlain);
-                }
-                return char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
-                    .ok_or(NotPlain);
-            }
-            _ => return Err(NotPlain),
-        })
+        let letter = self.next_ascii()?;
+        if let Some(c) = simple_escape(letter) {
+            return Ok(c);
+        }
+        if letter != b'u' {
+            return Err(NotPlain);
+        }
+        let hi = self.document_hex4()?;
+        if !(0xD800..0xE000).contains(&hi) {
+            return char::from_u32(hi).ok_or(NotPlain);
+        }
+        if self.next_ascii()? != b'\\' || self.next_ascii()? != b'u' {
+            return Err(NotPlain);
+        }
+        surrogate_pair(hi, self.document_hex4()?)
     }
 
     fn document_hex4(&mut self) -> Res<u32> {
@@ -314,37 +527,34 @@ impl<'a> Nested<'a> {
         Ok(v)
     }
 
-    /// Reads a document string (its opening quote consumed): a slice of the literal when it
-    /// has no escape (ids, keys: the usual case), else unescaped into the scratch buffer.
+    /// Reads a document string (its opening quote consumed): a slice of the text when it has
+    /// no escape (ids, keys: the usual case), else unescaped into the scratch buffer.
     fn string(&mut self) -> Res<Str> {
         let start = self.pos;
-        let rest = self.bytes().get(start..).ok_or(NotPlain)?;
-        let run = memchr::memchr(b'\\', rest).ok_or(NotPlain)?;
-        if rest.get(run + 1) == Some(&b'"') {
-            self.pos = start + run + 2;
-            return Ok(Str::Literal(start, start + run));
+        let (n, stop) = self.run()?;
+        let closed = match self.level {
+            Level::Body => (stop == b'"').then_some(1),
+            Level::InString => {
+                (stop == b'\\' && self.bytes().get(start + n + 1) == Some(&b'"')).then_some(2)
+            }
+        };
+        if let Some(quote) = closed {
+            self.pos = start + n + quote;
+            return Ok(Str::Text(start, start + n));
         }
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
-        // Every string of the document is shorter than the literal: one allocation for all.
+        // Every string of the document is shorter than the text: one allocation for all.
         scratch.reserve(self.src.len());
-        let read = self.string_into(Some(&mut scratch));
+        let read = self.string_from(&mut Some(&mut scratch), &mut Some((n, stop)));
         self.scratch = scratch;
         read.map(|()| Str::Scratch)
-    }
-
-    /// The text of a string [`Nested::string`] read.
-    fn text(&self, s: Str) -> Res<&str> {
-        match s {
-            Str::Literal(a, b) => self.src.get(a..b).ok_or(NotPlain),
-            Str::Scratch => Ok(&self.scratch),
-        }
     }
 
     /// The characters of a number (validated against JSON's grammar) into `buf`; its length.
     fn number(&mut self, buf: &mut [u8; MAX_NUMBER_CHARS]) -> Res<usize> {
         let mut n = 0;
-        while let Some((u, len)) = self.unit_at(self.pos)? {
+        while let Some((u, len)) = self.unit()? {
             match u.ascii() {
                 Some(b @ (b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')) => {
                     *buf.get_mut(n).ok_or(NotPlain)? = b;
@@ -380,45 +590,27 @@ impl<'a> Nested<'a> {
     fn skip_value(&mut self) -> Res<()> {
         match self.peek()?.ok_or(NotPlain)? {
             b'"' => {
-                self.bump()?;
+                self.bump();
                 self.string_into(None)
             }
-            b'{' => {
-                self.bump()?;
+            open @ (b'{' | b'[') => {
+                self.bump();
                 self.enter()?;
-                if self.peek()? == Some(b'}') {
-                    self.bump()?;
+                let close = if open == b'{' { b'}' } else { b']' };
+                if self.peek()? == Some(close) {
+                    self.bump();
                 } else {
                     loop {
-                        self.expect(b'"')?;
-                        self.string_into(None)?;
-                        self.expect(b':')?;
-                        self.skip_value()?;
-                        match self.peek()? {
-                            Some(b',') => self.bump()?,
-                            Some(b'}') => {
-                                self.bump()?;
-                                break;
-                            }
-                            _ => return Err(NotPlain),
+                        if open == b'{' {
+                            self.expect(b'"')?;
+                            self.string_into(None)?;
+                            self.expect(b':')?;
                         }
-                    }
-                }
-                self.depth -= 1;
-                Ok(())
-            }
-            b'[' => {
-                self.bump()?;
-                self.enter()?;
-                if self.peek()? == Some(b']') {
-                    self.bump()?;
-                } else {
-                    loop {
                         self.skip_value()?;
                         match self.peek()? {
-                            Some(b',') => self.bump()?,
-                            Some(b']') => {
-                                self.bump()?;
+                            Some(b',') => self.bump(),
+                            Some(b) if b == close => {
+                                self.bump();
                                 break;
                             }
                             _ => return Err(NotPlain),
@@ -429,19 +621,27 @@ impl<'a> Nested<'a> {
                 Ok(())
             }
             b't' => {
-                self.bump()?;
+                self.bump();
                 self.word(b"rue")
             }
             b'f' => {
-                self.bump()?;
+                self.bump();
                 self.word(b"alse")
             }
             b'n' => {
-                self.bump()?;
+                self.bump();
                 self.word(b"ull")
             }
             b'-' | b'0'..=b'9' => self.number(&mut [0; MAX_NUMBER_CHARS]).map(|_| ()),
             _ => Err(NotPlain),
+        }
+    }
+
+    /// Hands the string `s` to `visitor`, borrowed from the text when it can be.
+    fn visit_string<V: Visitor<'de>>(&self, s: Str, visitor: V) -> Res<V::Value> {
+        match s {
+            Str::Text(a, b) => visitor.visit_borrowed_str(self.src.get(a..b).ok_or(NotPlain)?),
+            Str::Scratch => visitor.visit_str(&self.scratch),
         }
     }
 }
@@ -519,18 +719,18 @@ fn integer(s: &[u8]) -> Res<Integer> {
         .map_err(|_| NotPlain)
 }
 
-impl<'de> Deserializer<'de> for &mut Nested<'_> {
+impl<'de> Deserializer<'de> for &mut Reader<'de> {
     type Error = NotPlain;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Res<V::Value> {
         match self.peek()?.ok_or(NotPlain)? {
             b'"' => {
-                self.bump()?;
+                self.bump();
                 let s = self.string()?;
-                visitor.visit_str(self.text(s)?)
+                self.visit_string(s, visitor)
             }
             b'{' => {
-                self.bump()?;
+                self.bump();
                 self.enter()?;
                 let mut fields = Fields {
                     de: &mut *self,
@@ -546,17 +746,17 @@ impl<'de> Deserializer<'de> for &mut Nested<'_> {
                 Ok(value)
             }
             b't' => {
-                self.bump()?;
+                self.bump();
                 self.word(b"rue")?;
                 visitor.visit_bool(true)
             }
             b'f' => {
-                self.bump()?;
+                self.bump();
                 self.word(b"alse")?;
                 visitor.visit_bool(false)
             }
             b'n' => {
-                self.bump()?;
+                self.bump();
                 self.word(b"ull")?;
                 visitor.visit_unit()
             }
@@ -576,7 +776,7 @@ impl<'de> Deserializer<'de> for &mut Nested<'_> {
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Res<V::Value> {
         if self.peek()? == Some(b'n') {
-            self.bump()?;
+            self.bump();
             self.word(b"ull")?;
             visitor.visit_none()
         } else {
@@ -589,32 +789,60 @@ impl<'de> Deserializer<'de> for &mut Nested<'_> {
         visitor.visit_unit()
     }
 
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Res<V::Value> {
+        if name != IN_STRING {
+            return visitor.visit_newtype_struct(self);
+        }
+        // A document inside a string of the body: read at the string's level, then the
+        // string's closing quote. (No document inside a document's string.)
+        if self.level != Level::Body || self.peek()? != Some(b'"') {
+            return Err(NotPlain);
+        }
+        self.bump();
+        self.level = Level::InString;
+        let value = visitor.visit_newtype_struct(&mut *self)?;
+        if self.peek()?.is_some() {
+            return Err(NotPlain);
+        }
+        self.level = Level::Body;
+        // The raw quote `peek` stopped at.
+        if self.bytes().get(self.pos) != Some(&b'"') {
+            return Err(NotPlain);
+        }
+        self.pos += 1;
+        Ok(value)
+    }
+
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct newtype_struct seq tuple
+        bytes byte_buf unit unit_struct seq tuple
         tuple_struct map struct enum identifier
     }
 }
 
 /// The members of a document object.
-struct Fields<'r, 'a> {
-    de: &'r mut Nested<'a>,
+struct Fields<'r, 'de> {
+    de: &'r mut Reader<'de>,
     first: bool,
     /// The closing brace was read.
     done: bool,
 }
 
-impl<'de> MapAccess<'de> for Fields<'_, '_> {
+impl<'de> MapAccess<'de> for Fields<'_, 'de> {
     type Error = NotPlain;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Res<Option<K::Value>> {
         match self.de.peek()? {
             Some(b'}') => {
-                self.de.bump()?;
+                self.de.bump();
                 self.done = true;
                 return Ok(None);
             }
-            Some(b',') if !self.first => self.de.bump()?,
+            Some(b',') if !self.first => self.de.bump(),
             _ if self.first => {}
             _ => return Err(NotPlain),
         }
@@ -622,9 +850,16 @@ impl<'de> MapAccess<'de> for Fields<'_, '_> {
         self.de.expect(b'"')?;
         let key = self.de.string()?;
         self.de.expect(b':')?;
-        seed.deserialize(de::value::StrDeserializer::<NotPlain>::new(
-            self.de.text(key)?,
-        ))
+        match key {
+            Str::Text(a, b) => {
+                seed.deserialize(de::value::BorrowedStrDeserializer::<NotPlain>::new(
+                    self.de.src.get(a..b).ok_or(NotPlain)?,
+                ))
+            }
+            Str::Scratch => seed.deserialize(de::value::StrDeserializer::<NotPlain>::new(
+                &self.de.scratch,
+            )),
+        }
         .map(Some)
     }
 
@@ -768,6 +1003,26 @@ mod tests {
     }
 
     #[test]
+    fn string_ends_are_found_eight_bytes_at_a_time() {
+        let plain = |s: &[u8]| s.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+        let mut cases: Vec<Vec<u8>> = vec![b"".to_vec(), b"abc".to_vec(), "é🙏 très".into()];
+        for len in 0..20 {
+            for stop in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                for at in 0..=len {
+                    let mut v: Vec<u8> = "aé\x7f ~".bytes().cycle().take(len).collect();
+                    v.insert(at, stop);
+                    // Bytes next to the stops' values: 0x20, 0x21, 0x23, 0x5b, 0x5d, 0xa2.
+                    v.extend_from_slice(&[0x20, 0x21, 0x23, 0x5b, 0x5d, 0xa2, stop]);
+                    cases.push(v);
+                }
+            }
+        }
+        for c in &cases {
+            assert_eq!(string_end(c), plain(c), "{c:?}");
+        }
+    }
+
+    #[test]
     fn number_grammar() {
         for good in ["0", "-1", "10", "1.5", "-0.25e-3", "2E+8", "1e9"] {
             assert!(valid_number(good.as_bytes()), "{good}");
@@ -777,6 +1032,76 @@ mod tests {
         ] {
             assert!(!valid_number(bad.as_bytes()), "{bad}");
         }
+    }
+
+    #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        event: std::borrow::Cow<'a, str>,
+        #[serde(default)]
+        at: Option<i64>,
+        content: InString<Doc>,
+    }
+
+    /// The plain reading of an [`Envelope`]: the body, then the content's string.
+    fn plain_envelope(body: &str) -> Option<(String, Option<i64>, Doc)> {
+        #[derive(serde::Deserialize)]
+        struct Plain {
+            event: String,
+            #[serde(default)]
+            at: Option<i64>,
+            content: String,
+        }
+        let p: Plain = serde_json::from_str(body).ok()?;
+        Some((p.event, p.at, serde_json::from_str(&p.content).ok()?))
+    }
+
+    /// Where the body reading answers, it agrees with the plain one.
+    fn agree_body(body: &str) -> Option<Envelope<'_>> {
+        let fast = from_str::<Envelope<'_>>(body);
+        if let Some(f) = &fast {
+            assert_eq!(
+                Some((f.event.to_string(), f.at, f.content.0.clone())),
+                plain_envelope(body),
+                "{body}"
+            );
+        }
+        fast
+    }
+
+    const BODY: &str = r#"{"event":"im_receive_msg","x":[1,{"y":"\u00e9\"q"}],"content":"{\"id\":\"m-1\",\"n\":-42,\"user\":{\"id\":\"u1\",\"role\":null},\"text\":\"say \\\"hi\\\"\\n \\u00e9 \\ud83d\\ude4f \\\\ end\",\"extra\":[1,2.5e3,{\"a\":[]},null,false,\"x\"],\"ok\":true}", "at": 1767225600}"#;
+
+    #[test]
+    fn bodies_with_documents_in_strings() {
+        let env = agree_body(BODY).expect("read");
+        assert!(matches!(
+            env.event,
+            std::borrow::Cow::Borrowed("im_receive_msg")
+        ));
+        assert_eq!(env.at, Some(1_767_225_600));
+        assert_eq!(
+            env.content.0.text.as_deref(),
+            Some("say \"hi\"\n é 🙏 \\ end")
+        );
+        for body in [
+            // The content as an object, twice, missing; a raw quote ending it early.
+            r#"{"event":"e","content":{"id":"m"}}"#,
+            r#"{"event":"e","content":"{\"id\":\"m\"}","content":"{\"id\":\"m\"}"}"#,
+            r#"{"event":"e"}"#,
+            r#"{"event":"e","content":"{\"id\":"m"}"}"#,
+            // A raw control character in the body's string, an escape outside a string.
+            "{\"event\":\"e\u{1}\",\"content\":\"{}\"}",
+            r#"{\"event\":\"e\"}"#,
+            // Something after the document inside the string, or after the body.
+            r#"{"event":"e","content":"{\"id\":\"m\"} x"}"#,
+            r#"{"event":"e","content":"{\"id\":\"m\"}"} x"#,
+        ] {
+            assert!(agree_body(body).is_none(), "{body}");
+        }
+        let spaced = r#" { "event" : "e" , "content" : " { \"id\" : \"m\" } " } "#;
+        assert_eq!(agree_body(spaced).expect("spaces").content.0.id, "m");
+        // Only this module's reader reads `InString`.
+        assert!(serde_json::from_str::<Envelope<'_>>(BODY).is_err());
     }
 
     proptest::proptest! {
@@ -820,6 +1145,32 @@ mod tests {
             let m: String = m.into_iter().collect();
             let _ = agree::<Doc>(&literal(&m));
             let _ = agree::<BTreeMap<String, serde_json::Value>>(&literal(&m));
+        }
+
+        /// A body with one character replaced, deleted or doubled: never a panic, and the same
+        /// answer as the plain reading whenever it is read.
+        #[test]
+        fn mutated_bodies(
+            at in 0usize..400,
+            op in 0u8..3,
+            with in proptest::sample::select(vec!['"', '\\', '{', '}', '[', ']', ':', ',', '0', '-', 'e', '.', 'u', 'n', ' ', '\n', 'é']),
+        ) {
+            let mut m: Vec<char> = BODY.chars().collect();
+            let i = at % m.len();
+            match op {
+                0 => m[i] = with,
+                1 => { m.remove(i); }
+                _ => m.insert(i, m[i]),
+            }
+            let m: String = m.into_iter().collect();
+            let _ = agree_body(&m);
+        }
+
+        /// The word-at-a-time search finds what a byte loop finds.
+        #[test]
+        fn string_end_matches_a_byte_loop(v in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let plain = v.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            proptest::prop_assert_eq!(string_end(&v), plain);
         }
 
         /// Hostile literals never panic, and agree with the plain reading when read.
