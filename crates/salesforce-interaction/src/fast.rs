@@ -13,21 +13,24 @@
 //! lone surrogate anywhere.
 
 use omnichannel_core::json::Object;
-use serde::{Deserialize, Deserializer};
-use serde_json::value::RawValue;
+use std::sync::Arc;
 
-use crate::model::{ConversationEntry, EntryPayload, Participant, lenient_opt_i64};
+use omnichannel_core::{Raw, RawJson};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use crate::model::{AnyBody, ConversationEntry, EntryPayload, Participant, lenient_opt_i64};
 use crate::webhook::Layout;
 
 /// A conversation entry's fields, the entry body kept as its text.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Entry<'a> {
+struct Entry {
     #[serde(default)]
     identifier: Option<String>,
     entry_type: String,
-    #[serde(default, borrow)]
-    entry_payload: Option<&'a RawValue>,
+    #[serde(default)]
+    entry_payload: Option<Box<Object<AnyBody>>>,
     #[serde(default)]
     sender: Option<Object<Participant>>,
     #[serde(default)]
@@ -44,21 +47,21 @@ struct Entry<'a> {
 /// layout's entry fields beside them.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Doc<'a> {
+struct Doc {
     #[serde(default)]
     conversation_identifier: Option<String>,
     #[serde(default)]
     channel_address_identifier: Option<String>,
     #[serde(default)]
     recipient: Option<Recipient>,
-    #[serde(default, borrow)]
-    payload: Option<Object<Entry<'a>>>,
+    #[serde(default)]
+    payload: Option<Object<Entry>>,
     #[serde(default)]
     identifier: Option<String>,
     #[serde(default)]
     entry_type: Option<String>,
-    #[serde(default, borrow)]
-    entry_payload: Option<&'a RawValue>,
+    #[serde(default)]
+    entry_payload: Option<Box<Object<AnyBody>>>,
     #[serde(default)]
     sender: Option<Object<Participant>>,
     #[serde(default)]
@@ -118,37 +121,64 @@ pub(crate) struct ReadInteraction {
     pub(crate) entry: ReadEntry,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn entry_of(
-    identifier: Option<String>,
-    entry_type: String,
-    body: Option<&RawValue>,
-    sender: Option<Object<Participant>>,
-    sender_display_name: Option<String>,
-    client_timestamp: Option<i64>,
-    transcripted_timestamp: Option<i64>,
-    client_duration: Option<i64>,
-) -> Option<ReadEntry> {
-    let body = body.map(RawValue::get);
-    let (payload, body_id) = EntryPayload::read_text(&entry_type, body, identifier.is_none())?;
-    let own_id = identifier.clone().or(body_id);
-    Some(ReadEntry {
-        entry: ConversationEntry {
-            identifier,
-            entry_type,
-            entry_payload: match body {
-                Some(text) => omnichannel_core::Raw::json_text(text),
-                None => omnichannel_core::Raw::from(serde_json::Value::Null),
+/// The entry body of a payload document, as JSON when it is read: taken from the document's
+/// text, which the one-pass reading read without keeping a tree of it.
+#[derive(Debug)]
+struct EntryBody {
+    /// The payload document.
+    text: Arc<str>,
+    /// Whether the entry is under the document's `payload` (the nested layout).
+    nested: bool,
+}
+
+impl RawJson for EntryBody {
+    fn to_json(&self) -> Value {
+        // The text was read once already; a tree of it is built only here.
+        let Ok(mut doc) = serde_json::from_str::<Value>(&self.text) else {
+            return Value::Null;
+        };
+        let entry = if self.nested {
+            doc.get_mut("payload")
+        } else {
+            Some(&mut doc)
+        };
+        entry
+            .and_then(|e| e.get_mut("entryPayload"))
+            .map(Value::take)
+            .unwrap_or(Value::Null)
+    }
+}
+
+impl Entry {
+    /// The entry of `text` (the payload document; the entry under its `payload` when
+    /// `nested`), `None`: read it as a tree.
+    fn read(self, text: &str, nested: bool) -> Option<ReadEntry> {
+        let body = self.entry_payload.map(|b| b.0);
+        let has_body = body.is_some();
+        let (payload, body_id) = EntryPayload::from_any(&self.entry_type, body)?;
+        let own_id = self.identifier.clone().or(body_id);
+        Some(ReadEntry {
+            entry: ConversationEntry {
+                identifier: self.identifier,
+                entry_type: self.entry_type,
+                entry_payload: if has_body {
+                    Raw::deferred(Arc::new(EntryBody {
+                        text: Arc::from(text),
+                        nested,
+                    }))
+                } else {
+                    Raw::from(Value::Null)
+                },
+                sender: self.sender.map(|Object(p)| p),
+                sender_display_name: self.sender_display_name,
+                client_timestamp: self.client_timestamp,
+                transcripted_timestamp: self.transcripted_timestamp,
+                client_duration: self.client_duration,
             },
-            sender: sender.map(|Object(p)| p),
-            sender_display_name,
-            client_timestamp,
-            transcripted_timestamp,
-            client_duration,
-        },
-        payload,
-        own_id,
-    })
+            payload,
+            own_id,
+        })
+    }
 }
 
 /// `T` read from the whole of `text` through [`Strict`](crate::strict::Strict).
@@ -161,49 +191,29 @@ pub(crate) fn read<'a, T: Deserialize<'a>>(text: &'a str) -> Option<T> {
 
 /// A legacy payload (a conversation entry), read in one pass; `None`: read it as a tree.
 pub(crate) fn legacy_entry(text: &str) -> Option<ReadEntry> {
-    let Object(e) = read::<Object<Entry<'_>>>(text)?;
-    entry_of(
-        e.identifier,
-        e.entry_type,
-        e.entry_payload,
-        e.sender,
-        e.sender_display_name,
-        e.client_timestamp,
-        e.transcripted_timestamp,
-        e.client_duration,
-    )
+    let Object(e) = read::<Object<Entry>>(text)?;
+    e.read(text, false)
 }
 
 /// An `Interaction` payload (nested or flat layout), read in one pass; `None`: read it as a
 /// tree.
 pub(crate) fn interaction(text: &str) -> Option<ReadInteraction> {
-    let Object(d) = read::<Object<Doc<'_>>>(text)?;
+    let Object(d) = read::<Object<Doc>>(text)?;
     let (layout, entry) = match d.payload {
-        Some(Object(e)) => (
-            Layout::Nested,
-            entry_of(
-                e.identifier,
-                e.entry_type,
-                e.entry_payload,
-                e.sender,
-                e.sender_display_name,
-                e.client_timestamp,
-                e.transcripted_timestamp,
-                e.client_duration,
-            )?,
-        ),
+        Some(Object(e)) => (Layout::Nested, e.read(text, true)?),
         None => (
             Layout::Flat,
-            entry_of(
-                d.identifier,
-                d.entry_type?,
-                d.entry_payload,
-                d.sender,
-                d.sender_display_name,
-                d.client_timestamp,
-                d.transcripted_timestamp,
-                d.client_duration,
-            )?,
+            Entry {
+                identifier: d.identifier,
+                entry_type: d.entry_type?,
+                entry_payload: d.entry_payload,
+                sender: d.sender,
+                sender_display_name: d.sender_display_name,
+                client_timestamp: d.client_timestamp,
+                transcripted_timestamp: d.transcripted_timestamp,
+                client_duration: d.client_duration,
+            }
+            .read(text, false)?,
         ),
     };
     Some(ReadInteraction {
@@ -213,4 +223,205 @@ pub(crate) fn interaction(text: &str) -> Option<ReadInteraction> {
         recipient: d.recipient.map(|Recipient(p)| p),
         entry,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::webhook::{entry_from, parse_interaction};
+
+    const TEXT_ENTRY: &str = r#"{"identifier":"e1","entryType":"Message","entryPayload":{"entryType":"Message","id":"e1","abstractMessage":{"messageType":"StaticContentMessage","id":"e1","staticContent":{"formatType":"Text","text":"Merci \"très\" gentil \u00e9 🙏 \ud83d\ude4f\n"}}},"sender":{"appType":"agent","subject":"005","role":"Agent"},"senderDisplayName":"Rep","transcriptedTimestamp":1690344475508,"clientTimestamp":"1690344475500","clientDuration":null}"#;
+
+    const RECIPIENT: &str = r#"{"appType":"custom","subject":"u-1","role":"EndUser"}"#;
+
+    /// Entry bodies of every entry type, usual and odd, with the entry type they go with.
+    fn bodies() -> Vec<(&'static str, String)> {
+        let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        vec![
+            ("Message", r#"{"entryType":"Message","id":"e1","abstractMessage":{"messageType":"StaticContentMessage","id":"e1","staticContent":{"formatType":"Attachments","text":"cap","attachments":[{"id":"a1","name":"f.png","mimeType":"image/png","url":"https://x.test/f","referenceId":"r","attachmentUploadResult":{"resultType":"CompletedAttachmentUploadResult"}}]},"inReplyToMessageId":"m0"},"messageReason":"AutomatedResponse"}"#.into()),
+            ("Message", r#"{"abstractMessage":{"messageType":"StaticContentMessage","id":"e1","staticContent":{"formatType":"Links","links":[{"url":"https://x.test"}],"linkItem":{"title":"t","url":"https://x.test"}}}}"#.into()),
+            ("Message", r#"{"abstractMessage":{"messageType":"ChoicesMessage","id":"e1","choices":{"formatType":"Buttons"}}}"#.into()),
+            ("Message", r#"{"abstractMessage":null}"#.into()),
+            ("Message", r#"{}"#.into()),
+            ("Message", r#"[{"messageType":"StaticContentMessage","id":"e1"}]"#.into()),
+            ("Message", r#"{"abstractMessage":["StaticContentMessage","e1"]}"#.into()),
+            ("Message", r#"{"abstractMessage":{"messageType":"StaticContentMessage","id":"e1"},"abstractMessage":{"messageType":"X","id":"e2"}}"#.into()),
+            ("Message", r#"{"abstractMessage":{"messageType":"StaticContentMessage","id":"e1","id":"e2"}}"#.into()),
+            ("Message", r#"{"abstractMessage":{"messageType":"StaticContentMessage","id":5}}"#.into()),
+            ("Message", r#"{"abstractMessage":{"messageType":"StaticContentMessage","id":"e1"},"extra":{"a":1,"a":2}}"#.into()),
+            ("Message", r#"{"abstractMessage":{"messageType":"StaticContentMessage","id":"e1"},"extra":1e400}"#.into()),
+            ("Message", format!(r#"{{"abstractMessage":{{"messageType":"StaticContentMessage","id":"e1"}},"extra":{}}}"#, "9".repeat(400))),
+            ("Message", r#"{"abstractMessage":{"messageType":"StaticContentMessage","id":"e1"},"extra":"\ud800"}"#.into()),
+            ("Message", r#"{"abstractMessage":{"messageType":"StaticContentMessage","id":"e1","staticContent":{"formatType":"Text","text":"\udc00 alone"}}}"#.into()),
+            ("Message", format!(r#"{{"abstractMessage":{{"messageType":"StaticContentMessage","id":"e1"}},"extra":{}}}"#, deep(60))),
+            ("Message", format!(r#"{{"abstractMessage":{{"messageType":"StaticContentMessage","id":"e1"}},"extra":{}}}"#, deep(124))),
+            ("Message", format!(r#"{{"abstractMessage":{{"messageType":"StaticContentMessage","id":"e1"}},"extra":{}}}"#, deep(130))),
+            ("Message", format!(r#"{{"abstractMessage":{{"messageType":"StaticContentMessage","id":"e1","staticContent":{{"formatType":"Text","text":"{}"}}}}}}"#, "x".repeat(100_000))),
+            ("MessageUpdated", r#"{"updatedMessage":{"messageType":"StaticContentMessage","id":"m1","staticContent":{"formatType":"Attachments","attachments":[{"id":"a","attachmentUploadResult":{"resultType":"ErrorAttachmentUploadResult","errorType":"AttachmentTooLarge","errorMessage":"big"}}]}}}"#.into()),
+            ("MessageUpdated", r#"{"abstractMessage":{"messageType":"StaticContentMessage","id":"m1"}}"#.into()),
+            ("ReadAcknowledgement", r#"{"acknowledgedConversationEntryIdentifier":"m1","acknowledgementTimestamp":1}"#.into()),
+            ("DeliveryAcknowledgement", r#"{"acknowledgedConversationEntryIdentifier":7}"#.into()),
+            ("MessageDeliveryFailed", r#"{"failedConversationEntryIdentifier":"m1","errorCode":42,"errorMessage":"no","recipient":{"appType":"custom","subject":"u","role":"EndUser"}}"#.into()),
+            ("MessageDeliveryFailed", r#"{"failedChannelEntryIdentifier":"m1","errorCode":"E1"}"#.into()),
+            ("MessageDeliveryFailed", r#"{"failedChannelEntryIdentifier":"m1","failedConversationEntryIdentifier":"m2"}"#.into()),
+            ("MessageDeliveryFailed", r#"{"errorCode":{"c":1}}"#.into()),
+            ("ParticipantChanged", r#"{"entries":[{"operation":"add","participant":{"appType":"agent","subject":"005","role":"Agent"},"displayName":"Rep"}]}"#.into()),
+            ("ParticipantChanged", r#"{"entries":null}"#.into()),
+            ("ParticipantChanged", r#"{"entries":[{"operation":"add"}]}"#.into()),
+            ("SessionStatusChanged", r#"{"sessionId":"s","sessionStatus":"Active","sessionStatusPrev":"Waiting","sessionStartTime":"17","channelAddressIdentifier":"c","conversationIdentifier":"v"}"#.into()),
+            ("SessionStatusChanged", r#"{"sessionStatus":"Ended","sessionEndTime":1.5,"sessionEndedByRole":"Agent"}"#.into()),
+            ("SessionStatusChanged", r#"{"sessionStatusPrev":"Active"}"#.into()),
+            ("SessionStatusChanged", r#"{"sessionStatus":"Ended","sessionEndTime":true}"#.into()),
+            ("TypingStartedIndicator", r#"{"entryType":"TypingStartedIndicator","id":"t1","timestamp":1}"#.into()),
+            ("TypingStoppedIndicator", r#"{"id":5}"#.into()),
+            ("TypingStoppedIndicator", r#"["t1"]"#.into()),
+            ("TypingStoppedIndicator", r#""t1""#.into()),
+            ("TypingStoppedIndicator", r#"{"abstractMessage":3}"#.into()),
+            ("QueuePosition", r#"{"position":3,"id":"q1"}"#.into()),
+            ("QueuePosition", r#"{"position":1e400}"#.into()),
+            ("QueuePosition", format!(r#"{{"position":{}}}"#, deep(126))),
+        ]
+    }
+
+    /// Entries built around a body: with and without an identifier, and the entry fields in
+    /// usual and odd forms.
+    fn entries() -> Vec<String> {
+        let mut out = vec![TEXT_ENTRY.to_string()];
+        for (t, body) in bodies() {
+            out.push(format!(r#"{{"identifier":"e9","entryType":"{t}","entryPayload":{body},"sender":{{"appType":"agent","subject":"005","role":"Agent"}},"transcriptedTimestamp":1}}"#));
+            out.push(format!(r#"{{"entryPayload":{body},"entryType":"{t}"}}"#));
+        }
+        for odd in [
+            r#"{"entryType":"TypingStartedIndicator"}"#,
+            r#"{"entryType":"TypingStartedIndicator","entryPayload":null}"#,
+            r#"{"entryType":"Message"}"#,
+            r#"{"entryType":"Message","entryPayload":null}"#,
+            r#"{"entryType":"QueuePosition","identifier":null}"#,
+            r#"{"identifier":"e1"}"#,
+            r#"{"entryType":5}"#,
+            r#"{"entryType":null}"#,
+            r#"{"entryType":"TypingStartedIndicator","entryType":"TypingStoppedIndicator"}"#,
+            r#"{"entryType":"TypingStartedIndicator","identifier":5}"#,
+            r#"{"entryType":"TypingStartedIndicator","sender":["agent","005","Agent"]}"#,
+            r#"{"entryType":"TypingStartedIndicator","sender":{"appType":"agent","subject":"005"}}"#,
+            r#"{"entryType":"TypingStartedIndicator","sender":null,"senderDisplayName":"R\u00e9p"}"#,
+            r#"{"entryType":"TypingStartedIndicator","transcriptedTimestamp":1e3,"clientTimestamp":-5,"clientDuration":"x"}"#,
+            r#"{"entryType":"TypingStartedIndicator","transcriptedTimestamp":18446744073709551616}"#,
+            r#"{"entryType":"TypingStartedIndicator","transcriptedTimestamp":[1]}"#,
+            r#"{"entryType":"TypingStartedIndicator","extra":1e400}"#,
+            r#"{"entryType":"TypingStartedIndicator","extra":"\ud800\u0041"}"#,
+            r#"{"entryType":"TypingStartedIndicator","extr\ud800":1}"#,
+            r#"{"entryType":"TypingStartedIndicator"} x"#,
+            r#"{"entryType":"TypingStartedIndicator",}"#,
+            r#"["TypingStartedIndicator"]"#,
+            r#"{"#,
+            r#""#,
+            r#"null"#,
+        ] {
+            out.push(odd.to_string());
+        }
+        out
+    }
+
+    type TreeEntry = (ConversationEntry, EntryPayload, Option<String>);
+
+    /// The tree reading of a legacy entry text (what `parse_legacy` does with the payload).
+    fn legacy_tree(text: &str) -> Option<Result<TreeEntry, String>> {
+        let v: Value = serde_json::from_str(text).ok()?;
+        Some(entry_from(&v).map_err(|e| e.to_string()))
+    }
+
+    #[test]
+    fn one_pass_entries_match_the_tree() {
+        let mut taken = 0;
+        for text in entries() {
+            let Some(fast) = legacy_entry(&text) else {
+                continue;
+            };
+            taken += 1;
+            let Some(Ok((entry, payload, own_id))) = legacy_tree(&text) else {
+                panic!("the one-pass reading took what the tree refuses: {text}");
+            };
+            assert_eq!(fast.entry, entry, "{text}");
+            assert_eq!(fast.payload, payload, "{text}");
+            assert_eq!(fast.own_id, own_id, "{text}");
+        }
+        // The usual shapes are read in one pass (and the odd ones are not all refused).
+        assert!(taken >= 40, "{taken}");
+        assert!(legacy_entry(TEXT_ENTRY).is_some());
+    }
+
+    #[test]
+    fn one_pass_interactions_match_the_tree() {
+        let mut docs = Vec::new();
+        for entry in entries() {
+            // Nested, with the recipient as an object and as JSON text.
+            docs.push(format!(r#"{{"conversationIdentifier":"c1","channelAddressIdentifier":"chan","recipient":{RECIPIENT},"payload":{entry}}}"#));
+            docs.push(format!(
+                r#"{{"payload":{entry},"recipient":{}}}"#,
+                serde_json::to_string(RECIPIENT).unwrap()
+            ));
+            // Flat: the entry's fields at the top, beside the others.
+            if let Some(fields) = entry.strip_prefix('{').filter(|f| f.len() > 1) {
+                docs.push(format!(
+                    r#"{{"channelAddressIdentifier":"chan","recipient":{RECIPIENT},{fields}"#
+                ));
+                docs.push(format!(r#"{{"payload":null,{fields}"#));
+            }
+        }
+        for odd in [
+            format!(r#"{{"payload":{TEXT_ENTRY},"conversationIdentifier":5}}"#),
+            format!(r#"{{"payload":{TEXT_ENTRY},"conversationIdentifier":null}}"#),
+            format!(
+                r#"{{"payload":{TEXT_ENTRY},"conversationIdentifier":"a","conversationIdentifier":"b"}}"#
+            ),
+            format!(r#"{{"payload":{TEXT_ENTRY},"payload":{TEXT_ENTRY}}}"#),
+            format!(r#"{{"payload":[{TEXT_ENTRY}]}}"#),
+            r#"{"payload":"x","entryType":"TypingStartedIndicator"}"#.to_string(),
+            format!(r#"{{"payload":{TEXT_ENTRY},"entryType":5}}"#),
+            format!(r#"{{"payload":{TEXT_ENTRY},"recipient":["custom","u","EndUser"]}}"#),
+            format!(r#"{{"payload":{TEXT_ENTRY},"recipient":"not json"}}"#),
+            format!(
+                r#"{{"payload":{TEXT_ENTRY},"recipient":"{{\"appType\":\"custom\",\"subject\":\"u\",\"role\":\"EndUser\",\"role\":\"X\"}}"}}"#
+            ),
+            format!(r#"{{"payload":{TEXT_ENTRY},"recipient":{{"subject":"u"}}}}"#),
+            format!(r#"{{"payload":{TEXT_ENTRY},"recipient":5}}"#),
+            format!(
+                r#"{{"payload":{TEXT_ENTRY},"extra":{}}}"#,
+                format_args!("{}0{}", "{\"a\":".repeat(127), "}".repeat(127))
+            ),
+            r#"{"conversationIdentifier":"c1"}"#.to_string(),
+            r#"[]"#.to_string(),
+        ] {
+            docs.push(odd);
+        }
+        let mut taken = 0;
+        for text in &docs {
+            let Some(fast) = interaction(text) else {
+                continue;
+            };
+            taken += 1;
+            let tree = serde_json::from_str::<Value>(text)
+                .map_err(|e| e.to_string())
+                .and_then(|v| parse_interaction(&v).map_err(|e| e.to_string()));
+            let Ok((event, own_id)) = tree else {
+                panic!("the one-pass reading took what the tree refuses: {text}: {tree:?}");
+            };
+            assert_eq!(fast.layout, event.layout, "{text}");
+            assert_eq!(
+                fast.conversation_identifier, event.conversation_identifier,
+                "{text}"
+            );
+            assert_eq!(
+                fast.channel_address_identifier, event.channel_address_identifier,
+                "{text}"
+            );
+            assert_eq!(fast.recipient, event.recipient, "{text}");
+            assert_eq!(fast.entry.entry, event.entry, "{text}");
+            assert_eq!(fast.entry.payload, event.payload, "{text}");
+            assert_eq!(fast.entry.own_id, own_id, "{text}");
+        }
+        assert!(taken >= 100, "{taken}");
+    }
 }

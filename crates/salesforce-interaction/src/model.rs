@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 
 use omnichannel_core::Raw;
-use omnichannel_core::json::Object;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -946,34 +945,48 @@ struct ParticipantsBody {
     entries: Vec<ParticipantChange>,
 }
 
-/// Where an entry body is read from: its tree, or its text ([`Text`]).
-trait Body {
-    fn read<T: serde::de::DeserializeOwned>(self) -> serde_json::Result<T>;
-}
-
-impl Body for &Value {
-    fn read<T: serde::de::DeserializeOwned>(self) -> serde_json::Result<T> {
-        T::deserialize(self)
-    }
-}
-
-/// A body's JSON text, read in one pass through [`crate::strict::Strict`] (its skipped
-/// fields read in full). Only an object is taken: a derived struct would also take an array,
-/// its fields by position, which the one-pass reading leaves to the tree.
-struct Text<'a>(&'a str);
-
-impl Body for Text<'_> {
-    fn read<T: serde::de::DeserializeOwned>(self) -> serde_json::Result<T> {
-        let mut d = serde_json::Deserializer::from_str(self.0);
-        let Object(t) = Object::<T>::deserialize(crate::strict::Strict(&mut d))?;
-        d.end()?;
-        Ok(t)
-    }
-}
-
-/// The body's `id`, for the event id: a string, else nothing.
+/// Every entry body's fields at once, for the one-pass reading ([`crate::fast`]), which meets
+/// the body before it may know the entry type. Each field is declared as in the body type that
+/// has it ([`MessageBody`], [`UpdatedBody`], [`AckBody`], [`FailedBody`], [`ParticipantsBody`],
+/// [`SessionStatusChange`]; a required field is optional here and required by
+/// [`EntryPayload::from_any`]), so that for any entry type a body read as this one gives what
+/// that type's reading of the tree gives. `id` is the body's id when a string (any other value
+/// is left to the tree).
 #[derive(Deserialize)]
-struct IdBody {
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AnyBody {
+    #[serde(default)]
+    abstract_message: Option<AbstractMessage>,
+    #[serde(default)]
+    message_reason: Option<String>,
+    #[serde(default)]
+    updated_message: Option<AbstractMessage>,
+    #[serde(default)]
+    acknowledged_conversation_entry_identifier: Option<String>,
+    #[serde(default, alias = "failedChannelEntryIdentifier")]
+    failed_conversation_entry_identifier: Option<String>,
+    #[serde(default, deserialize_with = "lenient_opt_string")]
+    error_code: Option<String>,
+    #[serde(default)]
+    error_message: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    entries: Vec<ParticipantChange>,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    channel_address_identifier: Option<String>,
+    #[serde(default)]
+    conversation_identifier: Option<String>,
+    #[serde(default)]
+    session_status: Option<String>,
+    #[serde(default)]
+    session_status_prev: Option<String>,
+    #[serde(default)]
+    session_ended_by_role: Option<String>,
+    #[serde(default, deserialize_with = "lenient_opt_i64")]
+    session_start_time: Option<i64>,
+    #[serde(default, deserialize_with = "lenient_opt_i64")]
+    session_end_time: Option<i64>,
     #[serde(default)]
     id: Option<String>,
 }
@@ -986,57 +999,65 @@ impl EntryPayload {
             .map_err(|e| format!("{entry_type} entry: {}", crate::webhook::json_reason(&e)))
     }
 
-    /// The one-pass reading of an entry body: `body` is its JSON text (`None` when absent or
-    /// `null`). Gives the typed body and the body's `id` as the event id reads it (a string,
-    /// else `None`; read only when `want_id`), exactly as [`EntryPayload::parse`] and the tree
-    /// give them, or `None` when the tree must decide (an error, an array or a repeated key
-    /// where a body is read, a body the tree would refuse to build).
-    pub(crate) fn read_text(
+    /// The one-pass reading of an entry body ([`crate::fast`]): `body` is the body read as an
+    /// [`AnyBody`] (`None` when absent or `null`). Gives the typed body and the body's `id` (a
+    /// string, else `None`) exactly as [`EntryPayload::parse`] and the tree give them, or
+    /// `None` when the tree must decide (a body the type needs is missing).
+    ///
+    /// The entry types here are those of `typed`, which reads the tree.
+    pub(crate) fn from_any(
         entry_type: &str,
-        body: Option<&str>,
-        want_id: bool,
+        body: Option<AnyBody>,
     ) -> Option<(Self, Option<String>)> {
-        let typed = match body {
-            Some(text) => Self::typed(entry_type, Text(text)).ok()?,
-            None => Self::typed(entry_type, &Value::Null).ok()?,
+        let Some(b) = body else {
+            return Some((Self::typed(entry_type, &Value::Null).ok()?, None));
         };
-        let id = match body {
-            Some(text) if want_id => Text(text).read::<IdBody>().ok()?.id,
-            // The typed reading read the whole body; the others read none of it.
-            Some(text) if !Self::reads_body(entry_type) => {
-                crate::strict::check(text).ok()?;
-                None
-            }
-            _ => None,
+        let payload = match entry_type {
+            "Message" => EntryPayload::Message {
+                message: b.abstract_message?,
+                message_reason: b.message_reason,
+            },
+            "MessageUpdated" => EntryPayload::MessageUpdated {
+                message: b.updated_message?,
+            },
+            "TypingStartedIndicator" => EntryPayload::Typing { started: true },
+            "TypingStoppedIndicator" => EntryPayload::Typing { started: false },
+            "ReadAcknowledgement" | "DeliveryAcknowledgement" => EntryPayload::Acknowledgement {
+                read: entry_type == "ReadAcknowledgement",
+                acknowledged_entry: b.acknowledged_conversation_entry_identifier,
+            },
+            "MessageDeliveryFailed" => EntryPayload::DeliveryFailed {
+                failed_entry: b.failed_conversation_entry_identifier,
+                error_code: b.error_code,
+                error_message: b.error_message,
+            },
+            "ParticipantChanged" => EntryPayload::ParticipantChanged { entries: b.entries },
+            "SessionStatusChanged" => EntryPayload::SessionStatusChanged(SessionStatusChange {
+                session_id: b.session_id,
+                channel_address_identifier: b.channel_address_identifier,
+                conversation_identifier: b.conversation_identifier,
+                session_status: b.session_status?,
+                session_status_prev: b.session_status_prev,
+                session_ended_by_role: b.session_ended_by_role,
+                session_start_time: b.session_start_time,
+                session_end_time: b.session_end_time,
+            }),
+            _ => EntryPayload::Other,
         };
-        Some((typed, id))
+        Some((payload, b.id))
     }
 
-    /// Whether [`EntryPayload::parse`] reads the body of this entry type.
-    fn reads_body(entry_type: &str) -> bool {
-        matches!(
-            entry_type,
-            "Message"
-                | "MessageUpdated"
-                | "ReadAcknowledgement"
-                | "DeliveryAcknowledgement"
-                | "MessageDeliveryFailed"
-                | "ParticipantChanged"
-                | "SessionStatusChanged"
-        )
-    }
-
-    fn typed(entry_type: &str, body: impl Body) -> serde_json::Result<Self> {
+    fn typed(entry_type: &str, body: &Value) -> serde_json::Result<Self> {
         Ok(match entry_type {
             "Message" => {
-                let b: MessageBody = body.read()?;
+                let b: MessageBody = Deserialize::deserialize(body)?;
                 EntryPayload::Message {
                     message: b.abstract_message,
                     message_reason: b.message_reason,
                 }
             }
             "MessageUpdated" => {
-                let b: UpdatedBody = body.read()?;
+                let b: UpdatedBody = Deserialize::deserialize(body)?;
                 EntryPayload::MessageUpdated {
                     message: b.updated_message,
                 }
@@ -1044,14 +1065,14 @@ impl EntryPayload {
             "TypingStartedIndicator" => EntryPayload::Typing { started: true },
             "TypingStoppedIndicator" => EntryPayload::Typing { started: false },
             "ReadAcknowledgement" | "DeliveryAcknowledgement" => {
-                let b: AckBody = body.read()?;
+                let b: AckBody = Deserialize::deserialize(body)?;
                 EntryPayload::Acknowledgement {
                     read: entry_type == "ReadAcknowledgement",
                     acknowledged_entry: b.acknowledged_conversation_entry_identifier,
                 }
             }
             "MessageDeliveryFailed" => {
-                let b: FailedBody = body.read()?;
+                let b: FailedBody = Deserialize::deserialize(body)?;
                 EntryPayload::DeliveryFailed {
                     failed_entry: b.failed_conversation_entry_identifier,
                     error_code: b.error_code,
@@ -1059,10 +1080,12 @@ impl EntryPayload {
                 }
             }
             "ParticipantChanged" => {
-                let b: ParticipantsBody = body.read()?;
+                let b: ParticipantsBody = Deserialize::deserialize(body)?;
                 EntryPayload::ParticipantChanged { entries: b.entries }
             }
-            "SessionStatusChanged" => EntryPayload::SessionStatusChanged(body.read()?),
+            "SessionStatusChanged" => {
+                EntryPayload::SessionStatusChanged(Deserialize::deserialize(body)?)
+            }
             _ => EntryPayload::Other,
         })
     }

@@ -5,8 +5,8 @@
 //! cannot hold: a number beyond `f64`, a `\u` escape of a lone surrogate, nesting deeper than
 //! 128. [`Strict`] reads every skipped value with `deserialize_any` instead, so a typed
 //! one-pass reading through it refuses whatever the tree reading of the same text refuses.
-//! Skipped values nest at most [`MAX_SKIPPED_DEPTH`] deep (a conservative bound: a text read
-//! in two passes, see [`crate::fast`], starts the second one below the first one's top).
+//! A skipped value also nests at most [`MAX_SKIPPED_DEPTH`] deep (below the parser's own limit
+//! of 128, which it checks as well): more is no event's shape, and is left to the tree.
 
 use std::fmt;
 
@@ -272,11 +272,4 @@ impl Skipped {
         }
         Ok(Skipped(self.0 + 1))
     }
-}
-
-/// Reads `text` as one JSON document of any shape, as strictly as a tree is built.
-pub(crate) fn check(text: &str) -> serde_json::Result<()> {
-    let mut d = serde_json::Deserializer::from_str(text);
-    Skipped(0).deserialize(&mut d)?;
-    d.end()
 }

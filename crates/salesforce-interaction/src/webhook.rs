@@ -326,7 +326,7 @@ fn payload_json(record: &Map<String, Value>, f: &EventFields) -> Result<Value> {
 
 /// An entry, its typed body, and the event id it carries (its `identifier`, else its body's
 /// `id` when that is a string).
-fn entry_from(v: &Value) -> Result<(ConversationEntry, EntryPayload, Option<String>)> {
+pub(crate) fn entry_from(v: &Value) -> Result<(ConversationEntry, EntryPayload, Option<String>)> {
     let entry = ConversationEntry::deserialize_value(v)?;
     let body = entry.entry_payload.as_value().unwrap_or(&Value::Null);
     let payload = EntryPayload::parse(&entry.entry_type, body).map_err(Error::malformed)?;
@@ -424,7 +424,7 @@ fn interaction_field(
 }
 
 /// An `Interaction` payload read from its tree, and the event id its entry carries.
-fn parse_interaction(p: &Value) -> Result<(InteractionEvent, Option<String>)> {
+pub(crate) fn parse_interaction(p: &Value) -> Result<(InteractionEvent, Option<String>)> {
     let obj = p
         .as_object()
         .ok_or_else(|| Error::malformed("the payload must be a JSON object"))?;
