@@ -298,7 +298,8 @@ impl RapidproChannel {
             return Ok(answer(StatusCode::NOT_FOUND, &no_room(&token)));
         };
         if room.closed {
-            self.resend_close(&room).await?;
+            // Boxed: rare, and its future would make every message's as large.
+            Box::pin(self.resend_close(&room)).await?;
             return Ok(Inbound::new(vec![], id_reply(StatusCode::CREATED, "")));
         }
         let text = text.filter(|t| !t.is_empty());
@@ -397,8 +398,38 @@ struct FastVisitorMessage<'a> {
     /// serde_json grows a scratch buffer and copies it out).
     #[serde(default, borrow)]
     text: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    attachments: Option<Vec<Object<FastAttachment<'a>>>>,
+    #[serde(default)]
+    attachments: Option<FastAttachments>,
+}
+
+/// The `attachments` of a [`FastVisitorMessage`], each read straight into the event's
+/// attachment (no list of the items as read in between).
+struct FastAttachments(Vec<omnichannel_core::Attachment>);
+
+impl<'de> serde::Deserialize<'de> for FastAttachments {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Items;
+        impl<'de> serde::de::Visitor<'de> for Items {
+            type Value = FastAttachments;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an array of attachments")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<FastAttachments, A::Error> {
+                let mut list = Vec::new();
+                while let Some(Object(a)) = seq.next_element::<Object<FastAttachment<'de>>>()? {
+                    list.push(normalize::attachment_of(
+                        a.mime_type,
+                        a.url.unwrap_or_default(),
+                    ));
+                }
+                Ok(FastAttachments(list))
+            }
+        }
+        d.deserialize_seq(Items)
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -459,13 +490,10 @@ fn fast_visitor_message(body: &[u8]) -> Option<(VisitorMessageParts<'_>, &str)> 
     if visitor.token.is_empty() {
         return None;
     }
-    let attachments = fast.attachments.map(|items| Items {
-        count: items.len(),
+    let attachments = fast.attachments.map(|FastAttachments(list)| Items {
+        count: list.len(),
         typed: true,
-        list: items
-            .into_iter()
-            .map(|Object(a)| normalize::attachment_of(a.mime_type, a.url.unwrap_or_default()))
-            .collect(),
+        list,
     });
     let text_field = match fast.text {
         Some(raw) => Some(json_string(raw.get())?),
@@ -684,7 +712,9 @@ impl Channel for RapidproChannel {
                 self.take_visitor_message(message, Raw::json_text(text), &req.body)
                     .await
             }
-            Body::Tree(tree) => self.handle(endpoint, &req.method, tree, &req.body).await,
+            // Boxed: the other endpoints' futures would make every `receive` future (the
+            // visitor message's too) their size.
+            Body::Tree(tree) => Box::pin(self.handle(endpoint, &req.method, tree, &req.body)).await,
         }
     }
 
