@@ -229,7 +229,7 @@ impl Channel for SalesforceChannel {
     async fn receive_event(&self, event: &serde_json::Value) -> Result<Inbound> {
         let parsed = self.parse_event(event)?;
         Ok(Inbound::new(
-            normalize::normalize(&parsed, event),
+            normalize::normalize_owned(parsed, event.clone().into()),
             WebhookReply::ok(),
         ))
     }

@@ -23,8 +23,8 @@
 
 use chrono::{DateTime, Utc};
 use omnichannel_core::{
-    Attachment, AttachmentKind, DeliveryState, Direction, Event, EventKind, Party, Provider, Role,
-    Status, Typing,
+    Attachment, AttachmentKind, DeliveryState, Direction, Event, EventKind, Party, Provider, Raw,
+    Role, Status, Typing,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -34,39 +34,52 @@ use crate::webhook::{EventBody, InteractionEvent, PlatformEvent};
 
 /// The normalized events of a platform event (one per platform event).
 pub fn normalize(ev: &PlatformEvent, raw: &Value) -> Vec<Event> {
-    let e = match &ev.body {
-        EventBody::Interaction(i) => interaction(i, ev.created_date, &ev.id),
+    normalize_owned(ev.clone(), Raw::from(raw.clone()))
+}
+
+/// [`normalize`] of an event that is not needed afterwards: its fields move into the normalized
+/// event instead of being copied.
+pub(crate) fn normalize_owned(ev: PlatformEvent, raw: Raw) -> Vec<Event> {
+    let PlatformEvent {
+        created_date,
+        id,
+        body,
+        ..
+    } = ev;
+    let mut e = match body {
+        EventBody::Interaction(i) => interaction(*i, created_date, id),
         EventBody::RoutingRequested(r) => {
-            let mut e = Event::new(Provider::Salesforce, EventKind::Other, ev.id.clone());
-            e.channel_id = r.channel_address_identifier.clone();
-            e.conversation_id = r.payload.conversation_identifier.clone();
-            e.recipient = r.recipient.as_ref().map(party);
+            let mut e = Event::new(Provider::Salesforce, EventKind::Other, id);
+            e.channel_id = r.channel_address_identifier;
+            e.conversation_id = r.payload.conversation_identifier;
+            e.recipient = r.recipient.map(party);
             e.direction = Some(Direction::Outbound);
-            e.occurred_at = ev.created_date.and_then(ms);
+            e.occurred_at = created_date.and_then(ms);
             e
         }
         EventBody::Other { .. } => {
-            let mut e = Event::new(Provider::Salesforce, EventKind::Other, ev.id.clone());
-            e.occurred_at = ev.created_date.and_then(ms);
+            let mut e = Event::new(Provider::Salesforce, EventKind::Other, id);
+            e.occurred_at = created_date.and_then(ms);
             e
         }
     };
-    let mut e = e;
-    e.raw = Some(raw.clone().into());
+    e.raw = Some(raw);
     vec![e]
 }
 
-fn interaction(i: &InteractionEvent, created: Option<i64>, id: &str) -> Event {
-    let entry = &i.entry;
+fn interaction(i: InteractionEvent, created: Option<i64>, id: String) -> Event {
+    let InteractionEvent {
+        conversation_identifier,
+        channel_address_identifier,
+        recipient,
+        entry,
+        payload,
+        ..
+    } = i;
     let mut e = Event::new(Provider::Salesforce, EventKind::Other, id);
-    e.channel_id = i.channel_address_identifier.clone();
-    e.conversation_id = i.conversation_identifier.clone();
-    e.recipient = i.recipient.as_ref().map(party);
-    e.sender = entry.sender.as_ref().map(|s| {
-        let mut p = party(s);
-        p.name = entry.sender_display_name.clone();
-        p
-    });
+    e.channel_id = channel_address_identifier;
+    e.conversation_id = conversation_identifier;
+    e.recipient = recipient.map(party);
     e.direction = Some(match entry.sender.as_ref().map(|s| s.role.as_str()) {
         Some("EndUser") => Direction::Inbound,
         _ => Direction::Outbound,
@@ -76,7 +89,13 @@ fn interaction(i: &InteractionEvent, created: Option<i64>, id: &str) -> Event {
         .or(entry.client_timestamp)
         .or(created)
         .and_then(ms);
-    match &i.payload {
+    let name = entry.sender_display_name;
+    e.sender = entry.sender.map(|s| {
+        let mut p = party(s);
+        p.name = name;
+        p
+    });
+    match payload {
         EntryPayload::Message { message, .. } => {
             e.kind = EventKind::Message;
             content(message, &mut e);
@@ -87,13 +106,14 @@ fn interaction(i: &InteractionEvent, created: Option<i64>, id: &str) -> Event {
                 .iter()
                 .flat_map(|c| c.attachments.iter())
                 .filter_map(|a| a.attachment_upload_result.as_ref())
-                .find(|r| r.result_type == "ErrorAttachmentUploadResult");
-            if let Some(f) = failed {
+                .find(|r| r.result_type == "ErrorAttachmentUploadResult")
+                .map(|f| (f.error_type.clone(), f.error_message.clone()));
+            if let Some((error_code, error_message)) = failed {
                 e.kind = EventKind::Status;
                 let mut s = Status::new(DeliveryState::Failed);
-                s.message_id = Some(message.id.clone());
-                s.error_code = f.error_type.clone();
-                s.error_message = f.error_message.clone();
+                s.message_id = Some(message.id);
+                s.error_code = error_code;
+                s.error_message = error_message;
                 e.status = Some(s);
             } else {
                 e.kind = EventKind::Message;
@@ -102,7 +122,7 @@ fn interaction(i: &InteractionEvent, created: Option<i64>, id: &str) -> Event {
         }
         EntryPayload::Typing { started } => {
             e.kind = EventKind::Typing;
-            e.typing = Some(if *started {
+            e.typing = Some(if started {
                 Typing::Started
             } else {
                 Typing::Stopped
@@ -113,12 +133,12 @@ fn interaction(i: &InteractionEvent, created: Option<i64>, id: &str) -> Event {
             acknowledged_entry,
         } => {
             e.kind = EventKind::Status;
-            let mut s = Status::new(if *read {
+            let mut s = Status::new(if read {
                 DeliveryState::Read
             } else {
                 DeliveryState::Delivered
             });
-            s.message_id = acknowledged_entry.clone();
+            s.message_id = acknowledged_entry;
             e.status = Some(s);
         }
         EntryPayload::DeliveryFailed {
@@ -128,17 +148,17 @@ fn interaction(i: &InteractionEvent, created: Option<i64>, id: &str) -> Event {
         } => {
             e.kind = EventKind::Status;
             let mut s = Status::new(DeliveryState::Failed);
-            s.message_id = failed_entry.clone();
-            s.error_code = error_code.clone();
-            s.error_message = error_message.clone();
+            s.message_id = failed_entry;
+            s.error_code = error_code;
+            s.error_message = error_message;
             e.status = Some(s);
         }
         EntryPayload::SessionStatusChanged(s) => {
             if e.conversation_id.is_none() {
-                e.conversation_id = s.conversation_identifier.clone();
+                e.conversation_id = s.conversation_identifier;
             }
             if e.channel_id.is_none() {
-                e.channel_id = s.channel_address_identifier.clone();
+                e.channel_id = s.channel_address_identifier;
             }
             e.kind = match (s.session_status.as_str(), s.session_status_prev.as_deref()) {
                 ("Ended", _) => EventKind::ConversationClosed,
@@ -153,38 +173,37 @@ fn interaction(i: &InteractionEvent, created: Option<i64>, id: &str) -> Event {
     e
 }
 
-fn content(m: &AbstractMessage, e: &mut Event) {
-    e.reply_to = m.in_reply_to_message_id.clone();
+fn content(m: AbstractMessage, e: &mut Event) {
+    e.reply_to = m.in_reply_to_message_id;
     let Some(c) = m
         .static_content
-        .as_ref()
         .filter(|_| m.message_type == "StaticContentMessage")
     else {
         e.unsupported = true;
         return;
     };
-    e.text = c.text.clone().filter(|t| !t.is_empty());
+    e.text = c.text.filter(|t| !t.is_empty());
     match c.format_type.as_str() {
         "Text" => {}
         "Attachments" => {
-            for a in &c.attachments {
+            for a in c.attachments {
                 let kind = a
                     .mime_type
                     .as_deref()
                     .map(AttachmentKind::from_mime)
                     .unwrap_or(AttachmentKind::File);
                 let mut att = Attachment::new(kind);
-                att.id = a.id.clone();
-                att.url = a.url.clone();
-                att.mime_type = a.mime_type.clone();
-                att.name = a.name.clone();
+                att.id = a.id;
+                att.url = a.url;
+                att.mime_type = a.mime_type;
+                att.name = a.name;
                 e.attachments.push(att);
             }
         }
         "Links" => {
-            for l in &c.links {
+            for l in c.links {
                 let mut att = Attachment::new(AttachmentKind::Embed);
-                att.url = Some(l.url.clone());
+                att.url = Some(l.url);
                 e.attachments.push(att);
             }
         }
@@ -192,15 +211,16 @@ fn content(m: &AbstractMessage, e: &mut Event) {
     }
 }
 
-fn party(p: &Participant) -> Party {
-    let mut out = Party::new(p.subject.clone());
-    out.role = match p.role.as_str() {
+fn party(p: Participant) -> Party {
+    let role = match p.role.as_str() {
         "EndUser" => Some(Role::Contact),
         "Agent" | "Supervisor" => Some(Role::Agent),
         "Chatbot" => Some(Role::Bot),
         "System" | "Router" => Some(Role::System),
         _ => None,
     };
+    let mut out = Party::new(p.subject);
+    out.role = role;
     out
 }
 

@@ -144,13 +144,11 @@ pub fn parse_event(v: &Value, fields: &EventFields, max_bytes: usize) -> Result<
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     });
-    let created_date = field(record, "CreatedDate")
-        .as_ref()
+    let created_date = field_ref(record, "CreatedDate")
         .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()));
-    let event_type = field(record, &fields.event_type);
-    let event_type = match &event_type {
+    let event_type = match field_ref(record, &fields.event_type) {
         None => None,
-        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::String(s)) => Some(s.as_str()),
         Some(_) => {
             return Err(Error::malformed(format!(
                 "field `{}` must be a string",
@@ -158,7 +156,7 @@ pub fn parse_event(v: &Value, fields: &EventFields, max_bytes: usize) -> Result<
             )));
         }
     };
-    let (body, own_id) = match event_type.as_deref() {
+    let (body, own_id) = match event_type {
         None => {
             let (i, own_id) = parse_legacy(record, fields)?;
             (EventBody::Interaction(Box::new(i)), own_id)
@@ -183,7 +181,7 @@ pub fn parse_event(v: &Value, fields: &EventFields, max_bytes: usize) -> Result<
     // written, without copying the fields.
     let id = own_id.unwrap_or_else(|| {
         crate::normalize::derived_id_of(&(
-            event_type.as_deref(),
+            event_type,
             field_ref(record, &fields.payload),
             field_ref(record, &fields.channel_address),
             field_ref(record, &fields.recipient),
@@ -227,9 +225,16 @@ pub fn decoded_size(v: &Value, stop: usize) -> usize {
             Value::Bool(true) => 4,
             Value::Bool(false) => 5,
             Value::Number(n) => {
-                let mut c = Count(0);
-                let _ = std::fmt::Write::write_fmt(&mut c, format_args!("{n}"));
-                c.0
+                let digits = |u: u64| u.checked_ilog10().map_or(1, |l| l as usize + 1);
+                match (n.as_u64(), n.as_i64()) {
+                    (Some(u), _) => digits(u),
+                    (None, Some(i)) => 1 + digits(i.unsigned_abs()),
+                    _ => {
+                        let mut c = Count(0);
+                        let _ = std::fmt::Write::write_fmt(&mut c, format_args!("{n}"));
+                        c.0
+                    }
+                }
             }
             Value::String(s) => s.len() + 2,
             Value::Array(a) => {
@@ -256,13 +261,17 @@ fn find_record<'a>(top: &'a Map<String, Value>, f: &EventFields) -> Option<&'a M
     if has(top) {
         return Some(top);
     }
-    let mut candidates: Vec<&Map<String, Value>> = Vec::new();
-    if let Some(p) = top.get("payload").and_then(Value::as_object) {
-        candidates.push(p);
-        candidates.extend(p.values().filter_map(Value::as_object));
-    }
-    candidates.extend(top.values().filter_map(Value::as_object));
-    candidates.into_iter().find(|m| has(m))
+    // `payload`, the objects inside it, the objects at the top: in this order.
+    let payload = top.get("payload").and_then(Value::as_object);
+    payload
+        .into_iter()
+        .chain(
+            payload
+                .into_iter()
+                .flat_map(|p| p.values().filter_map(Value::as_object)),
+        )
+        .chain(top.values().filter_map(Value::as_object))
+        .find(|m| has(m))
 }
 
 /// A field's value: plain, or an Avro union `{"string": ...}`; `None` when absent or null.
@@ -514,6 +523,23 @@ mod tests {
         let n = serde_json::to_vec(&plain).unwrap().len();
         assert_eq!(decoded_size(&plain, usize::MAX), n);
         assert_eq!(decoded_size(&json!([]), usize::MAX), 2);
+        for n in [
+            json!(0),
+            json!(7),
+            json!(-7),
+            json!(10),
+            json!(-10),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(1e300),
+            json!(0.1),
+        ] {
+            assert_eq!(
+                decoded_size(&n, usize::MAX),
+                serde_json::to_vec(&n).unwrap().len(),
+                "{n}"
+            );
+        }
         assert_eq!(decoded_size(&json!({"a": [null, 1]}), usize::MAX), 14);
         // Escapes are not counted: a quote inside a string is one byte.
         let quoted = json!({"p": "{\"k\":\"v\"}\n"});
