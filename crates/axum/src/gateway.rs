@@ -328,13 +328,30 @@ async fn webhook(
     OriginalUri(uri): OriginalUri,
     req: Request<Body>,
 ) -> Response {
+    let Some((provider, channel)) = inner.lookup(&provider, &name) else {
+        // The path's segments are the sender's text: escaped before they reach a log line.
+        tracing::warn!(
+            provider = %provider.escape_debug(),
+            channel = %name.escape_debug(),
+            method = %req.method(),
+            "no channel mounted here"
+        );
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no channel is mounted at this path",
+        );
+    };
+    let channel = channel.clone();
+    // A mounted provider and channel name are the configuration's own text, recorded as they
+    // are (a span's fields are formatted when it is created, on every request).
     let span = tracing::info_span!(
         "webhook",
-        provider = %provider.escape_debug(),
-        channel = %name.escape_debug(),
-        method = %req.method(),
+        provider = %provider.as_str(),
+        channel = %name,
+        method = %req.method().as_str(),
     );
-    handle_webhook(inner, provider, name, uri, req)
+    handle_webhook(inner, provider, channel, name, uri, req)
         .instrument(span)
         .await
 }
@@ -357,20 +374,12 @@ fn log_refusal(err: &Error, status: StatusCode) {
 
 async fn handle_webhook(
     inner: Arc<Inner>,
-    provider: String,
+    provider: Provider,
+    channel: Arc<dyn Channel>,
     name: String,
     uri: http::Uri,
     req: Request<Body>,
 ) -> Response {
-    let Some((provider, channel)) = inner.lookup(&provider, &name) else {
-        tracing::warn!("no channel mounted here");
-        return json_error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no channel is mounted at this path",
-        );
-    };
-    let channel = channel.clone();
     let (parts, body) = req.into_parts();
     let body = match read_limited(&parts.headers, body, inner.max_body_bytes).await {
         Ok(b) => b,

@@ -83,6 +83,10 @@ async fn logs_name_the_channel_but_never_secrets_signatures_or_bodies() {
         .headers
         .insert("x-test-signature", sig.parse().unwrap());
     assert_eq!(deliver(&unparseable, &url).await, 400);
+    // A path that names no mounted channel: logged with its segments escaped, so that a
+    // newline in them cannot forge a log line.
+    let forged = format!("{base}/webhooks/tiktok/x%0A2026-01-01T00:00:00Z%20INFO%20forged");
+    assert_eq!(deliver(&good, &forged).await, 404);
     let msg = json!({"conversation_id": "c", "text": "BODY-MARKER-3"});
     assert_eq!(
         post_send(&base, "Bearer WRONG-KEY-MARKER-0123456789", &msg).await,
@@ -100,6 +104,14 @@ async fn logs_name_the_channel_but_never_secrets_signatures_or_bodies() {
     );
     assert!(
         text.contains("send{provider=tiktok channel=main}"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r"no channel mounted here provider=tiktok channel=x\n2026-01-01T00:00:00Z INFO forged method=POST"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("\n2026-01-01T00:00:00Z INFO forged"),
         "{text}"
     );
     assert!(
