@@ -101,6 +101,11 @@ pub struct RoutingRequestedEvent {
 /// Parses a decoded platform event with the configured field names. `max_bytes` bounds the
 /// event's size (its [`decoded_size`]). Anything that does not fit a layout is `malformed_payload`.
 ///
+/// A payload field holding the JSON text of an `Interaction` or legacy entry of the usual shape
+/// is read in one pass, straight into the typed fields (the entry body's JSON, in
+/// [`ConversationEntry::entry_payload`], is built from the text only when read); any other
+/// payload is parsed into a tree first. Both readings give the same result for the same event.
+///
 /// ```
 /// use omnichannel_salesforce_interaction::{EventFields, EventBody, Layout, parse_event};
 /// use omnichannel_salesforce_interaction::model::EntryPayload;
