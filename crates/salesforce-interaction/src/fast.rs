@@ -151,8 +151,8 @@ impl RawJson for EntryBody {
 
 impl Entry {
     /// The entry of `text` (the payload document; the entry under its `payload` when
-    /// `nested`), `None`: read it as a tree.
-    fn read(self, text: &str, nested: bool) -> Option<ReadEntry> {
+    /// `nested`), `None`: read it as a tree. Without `keep_body`, `entry_payload` is `null`.
+    fn read(self, text: &str, nested: bool, keep_body: bool) -> Option<ReadEntry> {
         let body = self.entry_payload.map(|b| b.0);
         let has_body = body.is_some();
         let (payload, body_id) = EntryPayload::from_any(&self.entry_type, body)?;
@@ -161,7 +161,7 @@ impl Entry {
             entry: ConversationEntry {
                 identifier: self.identifier,
                 entry_type: self.entry_type,
-                entry_payload: if has_body {
+                entry_payload: if has_body && keep_body {
                     Raw::deferred(Arc::new(EntryBody {
                         text: Arc::from(text),
                         nested,
@@ -190,17 +190,17 @@ pub(crate) fn read<'a, T: Deserialize<'a>>(text: &'a str) -> Option<T> {
 }
 
 /// A legacy payload (a conversation entry), read in one pass; `None`: read it as a tree.
-pub(crate) fn legacy_entry(text: &str) -> Option<ReadEntry> {
+pub(crate) fn legacy_entry(text: &str, keep_body: bool) -> Option<ReadEntry> {
     let Object(e) = read::<Object<Entry>>(text)?;
-    e.read(text, false)
+    e.read(text, false, keep_body)
 }
 
 /// An `Interaction` payload (nested or flat layout), read in one pass; `None`: read it as a
 /// tree.
-pub(crate) fn interaction(text: &str) -> Option<ReadInteraction> {
+pub(crate) fn interaction(text: &str, keep_body: bool) -> Option<ReadInteraction> {
     let Object(d) = read::<Object<Doc>>(text)?;
     let (layout, entry) = match d.payload {
-        Some(Object(e)) => (Layout::Nested, e.read(text, true)?),
+        Some(Object(e)) => (Layout::Nested, e.read(text, true, keep_body)?),
         None => (
             Layout::Flat,
             Entry {
@@ -213,7 +213,7 @@ pub(crate) fn interaction(text: &str) -> Option<ReadInteraction> {
                 transcripted_timestamp: d.transcripted_timestamp,
                 client_duration: d.client_duration,
             }
-            .read(text, false)?,
+            .read(text, false, keep_body)?,
         ),
     };
     Some(ReadInteraction {
@@ -336,7 +336,7 @@ mod tests {
     fn one_pass_entries_match_the_tree() {
         let mut taken = 0;
         for text in entries() {
-            let Some(fast) = legacy_entry(&text) else {
+            let Some(fast) = legacy_entry(&text, true) else {
                 continue;
             };
             taken += 1;
@@ -349,7 +349,7 @@ mod tests {
         }
         // The usual shapes are read in one pass (and the odd ones are not all refused).
         assert!(taken >= 40, "{taken}");
-        assert!(legacy_entry(TEXT_ENTRY).is_some());
+        assert!(legacy_entry(TEXT_ENTRY, true).is_some());
     }
 
     #[test]
@@ -398,7 +398,7 @@ mod tests {
         }
         let mut taken = 0;
         for text in &docs {
-            let Some(fast) = interaction(text) else {
+            let Some(fast) = interaction(text, true) else {
                 continue;
             };
             taken += 1;
@@ -421,6 +421,15 @@ mod tests {
             assert_eq!(fast.entry.entry, event.entry, "{text}");
             assert_eq!(fast.entry.payload, event.payload, "{text}");
             assert_eq!(fast.entry.own_id, own_id, "{text}");
+            // Without the entry body kept, the same reading but for that.
+            let lean = interaction(text, false).expect("the same reading");
+            assert_eq!(lean.entry.payload, event.payload, "{text}");
+            assert_eq!(lean.entry.own_id, fast.entry.own_id, "{text}");
+            assert_eq!(
+                lean.entry.entry.entry_payload,
+                Raw::from(Value::Null),
+                "{text}"
+            );
         }
         assert!(taken >= 100, "{taken}");
     }

@@ -227,7 +227,13 @@ impl Channel for SalesforceChannel {
     }
 
     async fn receive_event(&self, event: &serde_json::Value) -> Result<Inbound> {
-        let parsed = self.parse_event(event)?;
+        // The typed event is only normalized: its entry body is not kept.
+        let parsed = webhook::parse_event_with(
+            event,
+            &self.cfg.event_fields,
+            self.cfg.max_event_bytes,
+            false,
+        )?;
         Ok(Inbound::new(
             normalize::normalize_owned(parsed, event.clone().into()),
             WebhookReply::ok(),

@@ -134,6 +134,18 @@ pub struct RoutingRequestedEvent {
 /// # Ok::<(), omnichannel_core::Error>(())
 /// ```
 pub fn parse_event(v: &Value, fields: &EventFields, max_bytes: usize) -> Result<PlatformEvent> {
+    parse_event_with(v, fields, max_bytes, true)
+}
+
+/// [`parse_event`]; without `keep_entry_body`, an entry body read in one pass is not kept
+/// (`entry_payload` is `null`): for [`crate::normalize::normalize_owned`], which does not read
+/// it, so that its text is not copied for nothing.
+pub(crate) fn parse_event_with(
+    v: &Value,
+    fields: &EventFields,
+    max_bytes: usize,
+    keep_entry_body: bool,
+) -> Result<PlatformEvent> {
     check_size(v, max_bytes)?;
     let top = v
         .as_object()
@@ -163,11 +175,11 @@ pub fn parse_event(v: &Value, fields: &EventFields, max_bytes: usize) -> Result<
     };
     let (body, own_id) = match event_type {
         None => {
-            let (i, own_id) = parse_legacy(record, fields)?;
+            let (i, own_id) = parse_legacy(record, fields, keep_entry_body)?;
             (EventBody::Interaction(Box::new(i)), own_id)
         }
         Some("Interaction") => {
-            let (i, own_id) = interaction_field(record, fields)?;
+            let (i, own_id) = interaction_field(record, fields, keep_entry_body)?;
             (EventBody::Interaction(Box::new(i)), own_id)
         }
         Some("RoutingRequested") => {
@@ -223,7 +235,8 @@ pub fn decoded_size(v: &Value, stop: usize) -> usize {
         }
     }
     let mut size = 0usize;
-    let mut stack = vec![v];
+    let mut stack = Stack::default();
+    stack.push(v);
     while let Some(node) = stack.pop() {
         size = size.saturating_add(match node {
             Value::Null => 4,
@@ -243,12 +256,12 @@ pub fn decoded_size(v: &Value, stop: usize) -> usize {
             }
             Value::String(s) => s.len() + 2,
             Value::Array(a) => {
-                stack.extend(a.iter());
+                a.iter().for_each(|v| stack.push(v));
                 // Brackets and the commas between items.
                 2 + a.len().saturating_sub(1)
             }
             Value::Object(o) => {
-                stack.extend(o.values());
+                o.values().for_each(|v| stack.push(v));
                 // Braces, commas, and each key with its quotes and colon.
                 2 + o.len().saturating_sub(1) + o.keys().map(|k| k.len() + 3).sum::<usize>()
             }
@@ -258,6 +271,35 @@ pub fn decoded_size(v: &Value, stop: usize) -> usize {
         }
     }
     size
+}
+
+/// The nodes [`decoded_size`] has yet to visit: the first few in place, any more in a `Vec`
+/// (an event is a handful of nodes; a hostile one may be millions, which the `Vec` takes).
+#[derive(Default)]
+struct Stack<'a> {
+    near: [Option<&'a Value>; 16],
+    len: usize,
+    more: Vec<&'a Value>,
+}
+
+impl<'a> Stack<'a> {
+    fn push(&mut self, v: &'a Value) {
+        match self.near.get_mut(self.len) {
+            Some(slot) => {
+                *slot = Some(v);
+                self.len += 1;
+            }
+            None => self.more.push(v),
+        }
+    }
+
+    fn pop(&mut self) -> Option<&'a Value> {
+        if let Some(v) = self.more.pop() {
+            return Some(v);
+        }
+        self.len = self.len.checked_sub(1)?;
+        self.near.get_mut(self.len)?.take()
+    }
 }
 
 /// The object holding the event's fields: the top, `payload`, or one object below either.
@@ -377,9 +419,10 @@ fn opt_str(v: Option<&Value>) -> Option<String> {
 fn parse_legacy(
     record: &Map<String, Value>,
     f: &EventFields,
+    keep_entry_body: bool,
 ) -> Result<(InteractionEvent, Option<String>)> {
     let read = match field_ref(record, &f.payload) {
-        Some(Value::String(text)) => crate::fast::legacy_entry(text),
+        Some(Value::String(text)) => crate::fast::legacy_entry(text, keep_entry_body),
         _ => None,
     };
     let (entry, typed, own_id) = match read {
@@ -418,9 +461,10 @@ fn parse_legacy(
 fn interaction_field(
     record: &Map<String, Value>,
     f: &EventFields,
+    keep_entry_body: bool,
 ) -> Result<(InteractionEvent, Option<String>)> {
     if let Some(Value::String(text)) = field_ref(record, &f.payload)
-        && let Some(r) = crate::fast::interaction(text)
+        && let Some(r) = crate::fast::interaction(text, keep_entry_body)
     {
         return Ok((
             InteractionEvent {
