@@ -551,21 +551,24 @@ impl<'de> Reader<'de> {
         read.map(|()| Str::Scratch)
     }
 
-    /// The characters of a number (validated against JSON's grammar) into `buf`; its length.
-    fn number(&mut self, buf: &mut [u8; MAX_NUMBER_CHARS]) -> Res<usize> {
-        let mut n = 0;
-        while let Some((u, len)) = self.unit()? {
-            match u.ascii() {
-                Some(b @ (b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')) => {
-                    *buf.get_mut(n).ok_or(NotPlain)? = b;
-                    n += 1;
-                    self.pos += len;
-                }
-                _ => break,
-            }
+    /// The characters of a number, validated against JSON's grammar. They are read as they are
+    /// written (a number with an escaped character in it is not the usual shape).
+    fn number(&mut self) -> Res<&'de [u8]> {
+        let b = self.bytes();
+        let start = self.pos;
+        let len = b
+            .get(start..)
+            .ok_or(NotPlain)?
+            .iter()
+            .take(MAX_NUMBER_CHARS + 1)
+            .take_while(|c| matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+            .count();
+        let s = b.get(start..start + len).ok_or(NotPlain)?;
+        if len > MAX_NUMBER_CHARS || !valid_number(s) {
+            return Err(NotPlain);
         }
-        let s = buf.get(..n).ok_or(NotPlain)?;
-        valid_number(s).then_some(n).ok_or(NotPlain)
+        self.pos += len;
+        Ok(s)
     }
 
     /// Expects the rest of `true`, `false` or `null` (its first letter consumed).
@@ -632,7 +635,7 @@ impl<'de> Reader<'de> {
                 self.bump();
                 self.word(b"ull")
             }
-            b'-' | b'0'..=b'9' => self.number(&mut [0; MAX_NUMBER_CHARS]).map(|_| ()),
+            b'-' | b'0'..=b'9' => self.number().map(|_| ()),
             _ => Err(NotPlain),
         }
     }
@@ -760,14 +763,10 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
                 self.word(b"ull")?;
                 visitor.visit_unit()
             }
-            b'-' | b'0'..=b'9' => {
-                let mut buf = [0; MAX_NUMBER_CHARS];
-                let n = self.number(&mut buf)?;
-                match integer(buf.get(..n).ok_or(NotPlain)?)? {
-                    Integer::U(v) => visitor.visit_u64(v),
-                    Integer::I(v) => visitor.visit_i64(v),
-                }
-            }
+            b'-' | b'0'..=b'9' => match integer(self.number()?)? {
+                Integer::U(v) => visitor.visit_u64(v),
+                Integer::I(v) => visitor.visit_i64(v),
+            },
             // Arrays (which a derived struct would take field by position) and anything else
             // are left to the plain reading.
             _ => Err(NotPlain),
