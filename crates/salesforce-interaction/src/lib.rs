@@ -7,11 +7,11 @@
 //!
 //! - Tokens: OAuth 2.0 JWT bearer flow ([`auth`]), RS256 assertion, re-minted on an assumed
 //!   lifetime and once when a call is refused for its token (HTTP 401 or code `10004`).
-//! - End user → Salesforce: [`Channel::send`](omnichannel_core::Channel::send) posts one
+//! - End user → Salesforce: [`Channel::send`] posts one
 //!   multipart `/api/v1/interactions` call (text, one file, typing, delivery failure);
 //!   [`InteractionApi`] has every other call (acknowledgement, agentWork, consent, route,
 //!   routingResult, messagingSession, participant, conversation, capabilities).
-//! - Salesforce → end user: [`Channel::receive_event`](omnichannel_core::Channel::receive_event)
+//! - Salesforce → end user: [`Channel::receive_event`]
 //!   takes the decoded platform event (JSON) in any of its three layouts ([`webhook`]) and
 //!   returns normalized events ([`normalize`]). Receiving the events over the Pub/Sub API
 //!   (gRPC) is not part of this crate.
@@ -82,7 +82,7 @@
 //! Salesforce does not call webhooks for this channel; it publishes platform events that only an
 //! authenticated Pub/Sub subscriber can read. Accepting a JSON POST of such an event would give
 //! anyone who can reach the endpoint a way to inject rep messages, since there is no signature
-//! to check. [`Channel::receive`](omnichannel_core::Channel::receive) therefore answers
+//! to check. [`Channel::receive`] therefore answers
 //! `invalid_input`, and hosts hand decoded events to `receive_event`.
 #![forbid(unsafe_code)]
 
