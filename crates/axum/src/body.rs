@@ -34,23 +34,70 @@ pub(crate) async fn read_limited(
         });
     }
     let capacity = declared.map_or(0, |l| l as usize).min(limit);
-    let mut buf = BytesMut::with_capacity(capacity);
     let mut stream = body.into_data_stream();
+    // A body that arrives in one chunk (most webhooks) is that chunk, shared, not copied; a
+    // second chunk starts a buffer.
+    let mut first: Option<Bytes> = None;
+    let mut buf: Option<BytesMut> = None;
+    let mut size = 0usize;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| ReadError::Io)?;
-        let size = buf.len().saturating_add(chunk.len());
+        size = size.saturating_add(chunk.len());
         if size > limit {
             return Err(ReadError::TooLarge { size });
         }
-        buf.extend_from_slice(&chunk);
+        match (&mut buf, first.take()) {
+            (Some(buf), _) => buf.extend_from_slice(&chunk),
+            (None, None) => first = Some(chunk),
+            (None, Some(head)) => {
+                let mut b = BytesMut::with_capacity(capacity.max(size));
+                b.extend_from_slice(&head);
+                b.extend_from_slice(&chunk);
+                buf = Some(b);
+            }
+        }
     }
-    Ok(buf.freeze())
+    Ok(match (buf, first) {
+        (Some(buf), _) => buf.freeze(),
+        (None, Some(head)) => head,
+        (None, None) => Bytes::new(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[tokio::test]
+    async fn bodies_in_several_chunks() {
+        let h = HeaderMap::new();
+        let body = || {
+            let chunks: [&'static [u8]; 4] = [b"12", b"", b"345", b"6"];
+            Body::from_stream(futures::stream::iter(
+                chunks
+                    .into_iter()
+                    .map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c))),
+            ))
+        };
+        assert_eq!(
+            read_limited(&h, body(), 6).await.unwrap().as_ref(),
+            b"123456"
+        );
+        match read_limited(&h, body(), 5).await {
+            Err(ReadError::TooLarge { size }) => assert_eq!(size, 6),
+            other => panic!("{other:?}"),
+        }
+        assert!(read_limited(&h, Body::empty(), 5).await.unwrap().is_empty());
+        let failing = Body::from_stream(futures::stream::iter(vec![
+            Ok(Bytes::from_static(b"12")),
+            Err(std::io::Error::other("reset")),
+        ]));
+        assert!(matches!(
+            read_limited(&h, failing, 5).await,
+            Err(ReadError::Io)
+        ));
+    }
 
     #[tokio::test]
     async fn limits() {
