@@ -11,7 +11,7 @@
 //! It is a fast path, not a second JSON parser to trust on its own: it takes texts of the usual
 //! shape and answers `None` for anything else (an array where a value is read, a number with a
 //! fraction or exponent, a repeated field, a syntax error, a lone surrogate, nesting deeper than
-//! [`MAX_DEPTH`]...). The caller then takes the plain reading (serde_json, the string parsed a
+//! [`MAX_DEPTH`] levels or more...). The caller then takes the plain reading (serde_json, the string parsed a
 //! second time), which gives the exact answer or error. When it answers `Some`, the value is the
 //! one the plain reading gives (tests below and in the provider crates compare the two).
 
@@ -23,7 +23,8 @@ use serde::de::{
 };
 use serde_json::value::RawValue;
 
-/// Deepest nesting of objects and arrays read (serde_json stops at 128 too).
+/// Nesting of objects and arrays from which a text is left to the plain reading: serde_json
+/// refuses 128 levels too (in the values it builds; it skips deeper ones).
 pub const MAX_DEPTH: usize = 128;
 
 /// Longest number read (digits, sign, point and exponent).
@@ -583,7 +584,7 @@ impl<'de> Reader<'de> {
 
     fn enter(&mut self) -> Res<()> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth >= MAX_DEPTH {
             return Err(NotPlain);
         }
         Ok(())
@@ -984,6 +985,16 @@ mod tests {
             "]".repeat(MAX_DEPTH - 2)
         );
         assert!(agree::<Doc>(&literal(&ok)).is_some());
+        // Values built from the document: serde_json reads 127 levels and refuses 128.
+        for levels in [MAX_DEPTH - 1, MAX_DEPTH] {
+            let doc = format!("{}1{}", r#"{"a":"#.repeat(levels), "}".repeat(levels));
+            let fast = agree::<serde_json::Value>(&literal(&doc));
+            assert_eq!(fast.is_some(), levels < MAX_DEPTH, "{levels}");
+            assert_eq!(
+                plain::<serde_json::Value>(&literal(&doc)).is_some(),
+                levels < MAX_DEPTH
+            );
+        }
     }
 
     #[test]
