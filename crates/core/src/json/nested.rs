@@ -10,10 +10,13 @@
 //!
 //! It is a fast path, not a second JSON parser to trust on its own: it takes texts of the usual
 //! shape and answers `None` for anything else (an array where a value is read, a number with a
-//! fraction or exponent, a repeated field, a syntax error, a lone surrogate, nesting deeper than
-//! [`MAX_DEPTH`] levels or more...). The caller then takes the plain reading (serde_json, the string parsed a
-//! second time), which gives the exact answer or error. When it answers `Some`, the value is the
-//! one the plain reading gives (tests below and in the provider crates compare the two).
+//! fraction or exponent, a repeated field, a syntax error, a lone surrogate, nesting of
+//! [`MAX_DEPTH`] levels or more...). The caller then takes the plain reading (serde_json into
+//! the same types, the string parsed a second time), which gives the exact answer or error.
+//! When it answers `Some`, the value is the one the plain reading gives (tests below and in the
+//! provider crates compare the two). Like serde_json, it checks only the syntax of a value that
+//! the type skips (an unknown field): `1e400` there is taken, where a `serde_json::Value` tree
+//! of the same text, which builds every value, refuses it.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -1007,6 +1010,9 @@ mod tests {
             let got: Doc = agree(&literal(doc)).expect(doc);
             assert_eq!(got.n, want);
         }
+        // A number out of `f64`'s range in a skipped field: both readings check its syntax only.
+        let doc = r#"{"id":"a","x":1e400,"y":-1e-400}"#;
+        assert_eq!(agree::<Doc>(&literal(doc)).expect(doc).id, "a");
         // Over `i64::MAX` as u64: the field's own range check refuses it, in both readings.
         assert!(agree::<Doc>(&literal(r#"{"id":"a","n":9223372036854775808}"#)).is_none());
         assert!(agree::<Doc>(&literal(r#"{"id":"a","u":4294967296}"#)).is_none());
