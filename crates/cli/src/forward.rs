@@ -27,7 +27,8 @@ pub struct StdoutSink;
 #[async_trait]
 impl EventSink for StdoutSink {
     async fn deliver(&self, _source: &EventSource, event: &Event) -> Result<()> {
-        let mut line = serde_json::to_vec(event)
+        let mut line = event
+            .to_json_vec()
             .map_err(|e| Error::store(format!("event not serializable: {e}"), None))?;
         line.push(b'\n');
         // One write of the whole line (stdout is line-buffered: a line that ends the write goes
@@ -164,7 +165,8 @@ impl Forwarder {
 
     /// Queues an event; refuses it when the queue is full.
     pub fn enqueue(&self, source: &EventSource, event: &Event) -> Result<()> {
-        let body = serde_json::to_vec(event)
+        let body = event
+            .to_json_vec()
             .map_err(|e| Error::store(format!("event not serializable: {e}"), None))?;
         let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
         if q.len() >= self.shared.config.queue_capacity {

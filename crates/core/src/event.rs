@@ -375,6 +375,26 @@ impl Event {
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
+
+    /// The event's JSON text (the same bytes as `serde_json::to_vec`), written into one buffer
+    /// sized from the event's texts first, so that it does not grow while the text and `raw`
+    /// are written. Fails only when `raw` holds text that is not one JSON document.
+    pub fn to_json_vec(&self) -> serde_json::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.json_size_hint());
+        serde_json::to_writer(&mut out, self)?;
+        Ok(out)
+    }
+
+    /// About the length of the event's JSON: its texts (a little more for their escapes) and a
+    /// margin for the fields around them.
+    fn json_size_hint(&self) -> usize {
+        let text = self.text.as_ref().map_or(0, |t| t.len() + t.len() / 8);
+        let raw = self
+            .raw
+            .as_ref()
+            .map_or(0, |r| r.as_json_text().map_or(1024, str::len));
+        512 + self.attachments.len() * 256 + text + raw
+    }
 }
 
 /// A provider's typed inbound event: full fidelity, plus its normalized form.
@@ -471,6 +491,25 @@ mod tests {
         let back: Event = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(back, e);
         assert_eq!(serde_json::to_value(&back).unwrap(), v);
+    }
+
+    #[test]
+    fn json_vec_is_serde_json_s_bytes_in_one_buffer() {
+        let mut e = Event::new(Provider::Tiktok, EventKind::Message, "m1");
+        e.text = Some("say \"hi\"\n".repeat(200));
+        let raw = format!(
+            r#"{{"content":{}}}"#,
+            serde_json::to_string(&e.text).unwrap()
+        );
+        e.raw = Some(crate::Raw::json_text(raw.as_str()));
+        let v = e.to_json_vec().unwrap();
+        assert_eq!(v, serde_json::to_vec(&e).unwrap());
+        assert!(v.capacity() >= v.len() && v.capacity() <= e.json_size_hint());
+        e.raw = Some(json!({"a": [1, 2]}).into());
+        e.text = None;
+        assert_eq!(e.to_json_vec().unwrap(), serde_json::to_vec(&e).unwrap());
+        e.raw = Some(crate::Raw::json_text("{not json"));
+        assert!(e.to_json_vec().is_err());
     }
 
     #[test]
