@@ -11,7 +11,7 @@
 # server's CPU time per request (/proc/<pid>/stat); then the default gateway's peak RSS (VmHWM
 # of /proc/<pid>/status) after all its runs.
 #
-# usage: benches/gateway.sh            (DURATION=5 CONNECTIONS=32 THREADS=1 UNIQUE=400000)
+# usage: benches/gateway.sh            (DURATION=5 CONNECTIONS=32 THREADS=1 UNIQUE=DURATION*100000)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +19,8 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
-UNIQUE=${UNIQUE:-400000}
+# Enough distinct requests for 100,000 per second over the run (a unique run that wraps fails).
+UNIQUE=${UNIQUE:-$((DURATION * 100000))}
 GW_ADDR=${GW_ADDR:-127.0.0.1:18080}
 QUIET_ADDR=${QUIET_ADDR:-127.0.0.1:18081}
 BARE_ADDR=${BARE_ADDR:-127.0.0.1:18090}
