@@ -58,18 +58,28 @@ impl WebhookRequest {
     /// The single value of a header: `Ok(None)` when absent, an error when it appears more than
     /// once or is not visible ASCII.
     pub fn header(&self, name: &'static str) -> Result<Option<&str>, VerifyError> {
+        self.header_by(name, name)
+    }
+
+    /// [`WebhookRequest::header`] for a header given as a [`HeaderName`] (a constant: its name is
+    /// not parsed on every call) or a string; `label` names it in errors. The same answers.
+    pub fn header_by(
+        &self,
+        name: impl http::header::AsHeaderName,
+        label: &'static str,
+    ) -> Result<Option<&str>, VerifyError> {
         let mut values = self.headers.get_all(name).iter();
         let Some(first) = values.next() else {
             return Ok(None);
         };
         if values.next().is_some() {
-            return Err(VerifyError::DuplicateHeader { header: name });
+            return Err(VerifyError::DuplicateHeader { header: label });
         }
         first
             .to_str()
             .map(Some)
             .map_err(|_| VerifyError::MalformedHeader {
-                header: name,
+                header: label,
                 reason: "not visible ASCII",
             })
     }
@@ -205,6 +215,40 @@ impl Inbound {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_by_name_answers_as_header_by_string() {
+        let values: &[&[&[u8]]] = &[
+            &[],
+            &[b"Token abc"],
+            &[b"Token abc", b"Token abc"],
+            &[b"Token \xc3\xa9"],
+            &[b""],
+            &[b"application/json"],
+        ];
+        for vals in values {
+            let mut headers = HeaderMap::new();
+            for v in *vals {
+                headers.append(
+                    http::header::AUTHORIZATION,
+                    HeaderValue::from_bytes(v).unwrap(),
+                );
+                headers.append(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_bytes(v).unwrap(),
+                );
+            }
+            let req = WebhookRequest::new(Method::POST, "https://h.test/x", headers, Bytes::new());
+            assert_eq!(
+                req.header_by(&http::header::AUTHORIZATION, "authorization"),
+                req.header("authorization")
+            );
+            assert_eq!(
+                req.header_by(&http::header::CONTENT_TYPE, "content-type"),
+                req.header("content-type")
+            );
+        }
+    }
 
     fn req(headers: &[(&'static str, &[u8])]) -> WebhookRequest {
         let mut map = HeaderMap::new();
