@@ -8,6 +8,32 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 pub mod nested;
 pub use nested::from_string_literal;
 
+/// The character a JSON string's one-letter escape stands for (`n` of `\n`: a newline); `None`
+/// for `u` (four hex digits follow) and for any letter JSON does not allow.
+///
+/// ```
+/// use omnichannel_core::json::escaped_char;
+///
+/// assert_eq!(escaped_char(b'n'), Some('\n'));
+/// assert_eq!(escaped_char(b'"'), Some('"'));
+/// assert_eq!(escaped_char(b'u'), None);
+/// assert_eq!(escaped_char(b'x'), None);
+/// ```
+#[inline]
+pub fn escaped_char(letter: u8) -> Option<char> {
+    Some(match letter {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        _ => return None,
+    })
+}
+
 /// `T` read only from a JSON object.
 ///
 /// A struct with a derived `Deserialize` also takes a JSON array, its fields by position; a

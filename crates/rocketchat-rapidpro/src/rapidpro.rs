@@ -13,7 +13,7 @@ use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use http::{HeaderMap, Method, StatusCode};
-use omnichannel_core::json::Object;
+use omnichannel_core::json::{self, Object};
 use omnichannel_core::{
     AttachmentKind, Capabilities, Channel, ChannelEnv, Clock, Error, Inbound, OutboundMessage,
     Provider, Raw, Result, SendReceipt, SendStatus, VerifyError, WebhookReply, WebhookRequest,
@@ -523,16 +523,9 @@ fn json_string(raw: &str) -> Option<Cow<'_, str>> {
         let escape = *rest.as_bytes().get(i + 1)?;
         // The backslash and the escape's letter are ASCII: `i + 2` is a character boundary.
         rest = rest.get(i + 2..)?;
-        let c = match escape {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            b'u' => {
+        let c = match json::escaped_char(escape) {
+            Some(c) => c,
+            None if escape == b'u' => {
                 let (high, after) = hex4(rest)?;
                 rest = after;
                 match high {
@@ -548,7 +541,7 @@ fn json_string(raw: &str) -> Option<Cow<'_, str>> {
                     n => char::from_u32(n)?,
                 }
             }
-            _ => return None,
+            None => return None,
         };
         out.push(c);
     }

@@ -238,21 +238,6 @@ fn surrogate_pair(hi: u32, lo: u32) -> Res<char> {
     char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)).ok_or(NotPlain)
 }
 
-/// The character of a one-letter escape (`\n`...), `None` for `u` and anything else.
-fn simple_escape(b: u8) -> Option<char> {
-    Some(match b {
-        b'"' => '"',
-        b'\\' => '\\',
-        b'/' => '/',
-        b'b' => '\u{8}',
-        b'f' => '\u{c}',
-        b'n' => '\n',
-        b'r' => '\r',
-        b't' => '\t',
-        _ => return None,
-    })
-}
-
 /// The index of the first byte of `s` that ends a run of a JSON string's plain characters: a
 /// quote, a `\` or a control character (which strings must escape); `None` if there is none.
 ///
@@ -314,7 +299,7 @@ impl<'de> Reader<'de> {
     fn escape_at(&self, at: usize) -> Res<(char, usize)> {
         let b = self.bytes();
         let letter = *b.get(at + 1).ok_or(NotPlain)?;
-        if let Some(c) = simple_escape(letter) {
+        if let Some(c) = super::escaped_char(letter) {
             return Ok((c, 2));
         }
         if letter != b'u' {
@@ -474,7 +459,7 @@ impl<'de> Reader<'de> {
                                 Some((if q == b'"' { '"' } else { '\\' }, 4))
                             }
                             (Some(&l), _) if l != b'u' && l != b'\\' && l != b'"' => {
-                                simple_escape(l).map(|c| (c, 3))
+                                super::escaped_char(l).map(|c| (c, 3))
                             }
                             _ => None,
                         };
@@ -507,7 +492,7 @@ impl<'de> Reader<'de> {
     /// as a unit.
     fn document_escape(&mut self) -> Res<char> {
         let letter = self.next_ascii()?;
-        if let Some(c) = simple_escape(letter) {
+        if let Some(c) = super::escaped_char(letter) {
             return Ok(c);
         }
         if letter != b'u' {
