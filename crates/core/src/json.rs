@@ -6,7 +6,6 @@ use std::marker::PhantomData;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
 pub mod nested;
-pub use nested::from_string_literal;
 
 /// The character a JSON string's one-letter escape stands for (`n` of `\n`: a newline); `None`
 /// for `u` (four hex digits follow) and for any letter JSON does not allow.

@@ -5,8 +5,7 @@
 //! new buffer, and a second parse reads that buffer. This module's reader reads the document
 //! straight from the string as it appears in the body, undoing both levels of escapes as it
 //! goes: each byte is looked at once and the document's strings are copied once, into their
-//! fields. [`from_str`] reads a whole body whose [`InString`] fields hold such documents;
-//! [`from_string_literal`] reads one string already cut out of a body.
+//! fields. [`from_str`] reads a whole body whose [`InString`] fields hold such documents.
 //!
 //! It is a fast path, not a second JSON parser to trust on its own: it takes texts of the usual
 //! shape and answers `None` for anything else (an array where a value is read, a number with a
@@ -21,10 +20,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{
-    self, Deserialize, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor,
-};
-use serde_json::value::RawValue;
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 /// Nesting of objects and arrays from which a text is left to the plain reading: serde_json
 /// refuses 128 levels too (in the values it builds; it skips deeper ones).
@@ -102,51 +98,6 @@ pub fn from_str<'de, T: Deserialize<'de>>(text: &'de str) -> Option<T> {
     let value = T::deserialize(&mut de).ok()?;
     match de.peek() {
         Ok(None) => Some(value),
-        _ => None,
-    }
-}
-
-/// Reads the JSON document held in the JSON string `literal` (a string value as it appears in
-/// a JSON text, quotes included) into `T`, in one pass over its escaped text. `None` when
-/// `literal` is not a string, or when the document is anything but the usual shape (see the
-/// module docs): read it the plain way then.
-///
-/// ```
-/// use omnichannel_core::json::from_string_literal;
-/// use serde_json::value::RawValue;
-///
-/// #[derive(Debug, PartialEq, serde::Deserialize)]
-/// struct Content {
-///     message_id: String,
-///     text: String,
-/// }
-///
-/// #[derive(serde::Deserialize)]
-/// struct Envelope<'a> {
-///     #[serde(borrow)]
-///     content: &'a RawValue,
-/// }
-///
-/// let body = r#"{"content": "{\"message_id\":\"m-1\",\"text\":\"say \\\"hi\\\"\\n\"}"}"#;
-/// let env: Envelope<'_> = serde_json::from_str(body)?;
-/// let c: Content = from_string_literal(env.content).expect("the usual shape");
-/// assert_eq!(c, Content { message_id: "m-1".into(), text: "say \"hi\"\n".into() });
-///
-/// // The same as unescaping the string, then parsing it.
-/// let plain: String = serde_json::from_str(env.content.get())?;
-/// assert_eq!(serde_json::from_str::<Content>(&plain)?, c);
-/// # Ok::<(), serde_json::Error>(())
-/// ```
-pub fn from_string_literal<T: DeserializeOwned>(literal: &RawValue) -> Option<T> {
-    let text = literal
-        .get()
-        .trim_matches(|c: char| c.is_ascii_whitespace());
-    let inner = text.strip_prefix('"')?;
-    let mut de = Reader::new(inner, Level::InString);
-    let value = T::deserialize(&mut de).ok()?;
-    // The document ends at the literal's closing quote, the last byte.
-    match de.peek() {
-        Ok(None) if de.pos + 1 == de.src.len() => Some(value),
         _ => None,
     }
 }
@@ -792,7 +743,10 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
         }
         self.bump();
         self.level = Level::InString;
+        // The plain reading parses the document on its own: its nesting counts from zero.
+        let outer = std::mem::take(&mut self.depth);
         let value = visitor.visit_newtype_struct(&mut *self)?;
+        self.depth = outer;
         if self.peek()?.is_some() {
             return Err(NotPlain);
         }
@@ -860,6 +814,8 @@ impl<'de> MapAccess<'de> for Fields<'_, 'de> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use serde::de::DeserializeOwned;
+    use serde_json::value::RawValue;
     use std::collections::BTreeMap;
 
     #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -895,9 +851,20 @@ mod tests {
         serde_json::from_str(&s).ok()
     }
 
+    /// The one-pass reading of the document in the string `lit`, as the value of a body's
+    /// [`InString`] field.
+    fn fast<T: DeserializeOwned>(lit: &RawValue) -> Option<T> {
+        #[derive(serde::Deserialize)]
+        struct Body<T> {
+            d: InString<T>,
+        }
+        let body = format!(r#"{{"d":{}}}"#, lit.get());
+        from_str::<Body<T>>(&body).map(|b| b.d.0)
+    }
+
     /// Where the fast path answers, it agrees with the plain reading.
     fn agree<T: DeserializeOwned + PartialEq + fmt::Debug>(lit: &RawValue) -> Option<T> {
-        let fast = from_string_literal::<T>(lit);
+        let fast = fast::<T>(lit);
         if let Some(f) = &fast {
             assert_eq!(Some(f), plain::<T>(lit).as_ref(), "{}", lit.get());
         }
@@ -924,7 +891,7 @@ mod tests {
         let got: Doc = agree(&lit).expect("read");
         assert_eq!((got.id.as_str(), got.n), ("é🙏", Some(1)));
         let map: BTreeMap<String, serde_json::Value> =
-            from_string_literal(&literal(r#"{"k\u00e9y":"v","b":"w"}"#)).expect("a map");
+            fast(&literal(r#"{"k\u00e9y":"v","b":"w"}"#)).expect("a map");
         assert_eq!(map["kéy"], "v");
     }
 
@@ -956,10 +923,10 @@ mod tests {
         assert!(agree::<Doc>(&lit).is_none());
         // Not a string at all.
         let obj = RawValue::from_string(r#"{"id":"m-1"}"#.to_string()).unwrap();
-        assert!(from_string_literal::<Doc>(&obj).is_none());
+        assert!(fast::<Doc>(&obj).is_none());
         // A lone surrogate in the literal itself.
         let lit = RawValue::from_string(r#""{\"id\":\"\ud800\"}""#.to_string()).unwrap();
-        assert!(from_string_literal::<Doc>(&lit).is_none());
+        assert!(fast::<Doc>(&lit).is_none());
         // Nesting past the limit, in an ignored field.
         let deep = format!(
             r#"{{"id":"m","x":{}{}}}"#,
