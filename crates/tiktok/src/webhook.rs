@@ -149,17 +149,19 @@ pub(crate) fn json_error(what: &str, e: &serde_json::Error) -> Error {
 }
 
 /// The envelope as read on the webhook path: strings borrowed from the body where they have no
-/// escapes; `content` read once, as the string it should be (or an object, accepted too).
+/// escapes; `content` of the reading's own type: the plain reading's [`Content`] (the string it
+/// should be, or an object, accepted too), or the one-pass reading's document in its string.
 #[derive(serde::Deserialize)]
-struct Envelope<'a> {
+struct Envelope<'a, C> {
     #[serde(borrow)]
     event: Cow<'a, str>,
     #[serde(default)]
     create_time: Option<i64>,
     #[serde(default, borrow)]
     user_openid: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    content: Option<Content<'a>>,
+    // `Option::default` (absent: `None`) puts no `Default` bound on `C`.
+    #[serde(default = "Option::default")]
+    content: Option<C>,
 }
 
 /// The envelope's `content`: a JSON document inside a string, or (accepted too) an object.
@@ -274,18 +276,6 @@ pub fn parse(body: &[u8]) -> Result<TiktokEvent> {
     }
 }
 
-/// The envelope as the one-pass reading takes it: an object with `content` as a string.
-#[derive(serde::Deserialize)]
-struct UsualEnvelope<'a> {
-    #[serde(borrow)]
-    event: Cow<'a, str>,
-    #[serde(default)]
-    create_time: Option<i64>,
-    #[serde(default, borrow)]
-    user_openid: Option<Cow<'a, str>>,
-    content: InString<AnyContent>,
-}
-
 /// The fields of both [`MessageContent`] and [`ReadContent`]: the envelope's `event` may come
 /// after its `content` (JSON writers that sort keys put it there), so `content` is read before
 /// its type is known, then made the event's content.
@@ -353,9 +343,9 @@ impl AnyContent {
 /// events, `content` given as an object or missing, anything unusual or wrong), which
 /// [`parse_plain`] then reads.
 fn parse_usual(text: &str) -> Option<TiktokEvent> {
-    let env: UsualEnvelope<'_> = nested::from_str(text)?;
+    let env: Envelope<'_, InString<AnyContent>> = nested::from_str(text)?;
     let event = env.event.as_ref();
-    let content = env.content.0;
+    let content = env.content?.0;
     match event {
         events::RECEIVE | events::SEND => message_event(
             event,
@@ -420,7 +410,8 @@ pub fn parse_plain(body: &[u8]) -> Result<TiktokEvent> {
 
 /// [`parse_plain`] of a body already checked to be UTF-8 text.
 fn plain(text: &str, body: &[u8]) -> Result<TiktokEvent> {
-    let env: Envelope<'_> = serde_json::from_str(text).map_err(|e| envelope_error(&e))?;
+    let env: Envelope<'_, Content<'_>> =
+        serde_json::from_str(text).map_err(|e| envelope_error(&e))?;
     let raw = || Raw::json_text(text);
     let event = env.event.as_ref();
     let ev = match event {
