@@ -380,9 +380,90 @@ impl Event {
     /// sized from the event's texts first, so that it does not grow while the text and `raw`
     /// are written. Fails only when `raw` holds text that is not one JSON document.
     pub fn to_json_vec(&self) -> serde_json::Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(self.json_size_hint());
-        serde_json::to_writer(&mut out, self)?;
+        let mut out = Vec::new();
+        self.write_json(&mut out)?;
         Ok(out)
+    }
+
+    /// Appends the event's JSON text to `out` (the same bytes as `serde_json::to_vec`), after
+    /// making room for about its length at once: for writers that keep one buffer for many
+    /// events. On an error (`raw` holding text that is not one JSON document) `out` is left as
+    /// it was.
+    ///
+    /// Its texts, its time and a `raw` made by [`Raw::parsed_json_text`](crate::Raw) are
+    /// written by hand (runs of characters without escapes copied at once, the time with
+    /// digits, that `raw` copied without a second scan), the rest by `serde_json`.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        let start = out.len();
+        out.reserve(self.json_size_hint());
+        self.write_fields(out).inspect_err(|_| out.truncate(start))
+    }
+
+    /// The fields in the order and with the omissions of the derived `Serialize` (the tests
+    /// hold the two outputs equal).
+    fn write_fields(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        use crate::json::write;
+        fn key(out: &mut Vec<u8>, name: &str) {
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+        }
+        fn text(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
+            if let Some(v) = value {
+                key(out, name);
+                write::string(out, v);
+            }
+        }
+        fn value<T: Serialize>(
+            out: &mut Vec<u8>,
+            name: &str,
+            value: Option<&T>,
+        ) -> serde_json::Result<()> {
+            match value {
+                Some(v) => {
+                    key(out, name);
+                    serde_json::to_writer(&mut *out, v)
+                }
+                None => Ok(()),
+            }
+        }
+        out.extend_from_slice(b"{\"provider\":");
+        serde_json::to_writer(&mut *out, &self.provider)?;
+        value(out, "kind", Some(&self.kind))?;
+        text(out, "id", Some(&self.id));
+        if let Some(at) = &self.occurred_at {
+            key(out, "occurred_at");
+            if !write::timestamp(out, at) {
+                serde_json::to_writer(&mut *out, at)?;
+            }
+        }
+        value(out, "direction", self.direction.as_ref())?;
+        text(out, "channel_id", self.channel_id.as_deref());
+        text(out, "conversation_id", self.conversation_id.as_deref());
+        value(out, "sender", self.sender.as_ref())?;
+        value(out, "recipient", self.recipient.as_ref())?;
+        text(out, "text", self.text.as_deref());
+        value(
+            out,
+            "attachments",
+            Some(&self.attachments).filter(|a| !a.is_empty()),
+        )?;
+        text(out, "reply_to", self.reply_to.as_deref());
+        value(out, "status", self.status.as_ref())?;
+        value(out, "typing", self.typing.as_ref())?;
+        if self.unsupported {
+            key(out, "unsupported");
+            out.extend_from_slice(b"true");
+        }
+        if let Some(raw) = &self.raw {
+            key(out, "raw");
+            match raw.parsed_text() {
+                Some(text) => out.extend_from_slice(text.as_bytes()),
+                None => serde_json::to_writer(&mut *out, raw)?,
+            }
+        }
+        out.push(b'}');
+        Ok(())
     }
 
     /// About the length of the event's JSON: its texts (a little more for their escapes) and a
@@ -488,6 +569,7 @@ mod tests {
         assert!(v["attachments"][0].get("id").is_none());
         assert_eq!(v["status"]["state"], "failed");
         assert_eq!(v["unsupported"], true);
+        assert_eq!(e.to_json_vec().unwrap(), serde_json::to_vec(&e).unwrap());
         let back: Event = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(back, e);
         assert_eq!(serde_json::to_value(&back).unwrap(), v);
@@ -508,8 +590,76 @@ mod tests {
         e.raw = Some(json!({"a": [1, 2]}).into());
         e.text = None;
         assert_eq!(e.to_json_vec().unwrap(), serde_json::to_vec(&e).unwrap());
+        let mut buf = b"kept".to_vec();
+        e.write_json(&mut buf).unwrap();
+        assert_eq!(buf[..4], *b"kept");
+        assert_eq!(buf[4..], serde_json::to_vec(&e).unwrap());
+        let before = buf.clone();
         e.raw = Some(crate::Raw::json_text("{not json"));
         assert!(e.to_json_vec().is_err());
+        assert!(e.write_json(&mut buf).is_err());
+        assert_eq!(buf, before, "a failed write leaves the buffer as it was");
+    }
+
+    #[test]
+    fn parsed_raw_text_is_written_as_it_came() {
+        let mut e = Event::new(Provider::Tiktok, EventKind::Message, "m1");
+        let body = " {\"k\" : \"v\\n\", \"n\": 1.50} \n";
+        e.raw = Some(crate::Raw::parsed_json_text(body));
+        let written = e.to_json_vec().unwrap();
+        assert_eq!(written, serde_json::to_vec(&e).unwrap());
+        assert!(written.ends_with(b",\"raw\":{\"k\" : \"v\\n\", \"n\": 1.50}}"));
+        assert_eq!(e.raw, Some(crate::Raw::json_text(body)));
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "not one JSON document")]
+    fn parsed_raw_text_is_checked_in_debug_builds() {
+        let _ = crate::Raw::parsed_json_text("{\"a\": 1} {");
+    }
+
+    mod written {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn party() -> impl Strategy<Value = Option<Party>> {
+            proptest::option::of(("\\PC{0,12}", proptest::option::of("\\PC{0,8}")).prop_map(
+                |(id, name)| {
+                    let mut p = Party::new(id);
+                    p.name = name;
+                    p
+                },
+            ))
+        }
+
+        proptest! {
+            #[test]
+            fn any_event_is_written_as_its_serialize_writes_it(
+                id in "\\PC{0,16}|[\\x00-\\x7f]{0,16}",
+                text in proptest::option::of("\\PC{0,64}|[\\x00-\\x7f]{0,64}"),
+                at in proptest::option::of((-62_167_219_300i64..253_402_300_900, 0u32..2_000_000_000)),
+                conversation in proptest::option::of("[a-z0-9\"\\\\]{0,8}"),
+                sender in party(),
+                reply_to in proptest::option::of("\\PC{0,8}"),
+                unsupported: bool,
+                raw in proptest::option::of(0usize..3),
+            ) {
+                let mut e = Event::new(Provider::Front, EventKind::Message, id);
+                e.text = text;
+                e.occurred_at = at.and_then(|(s, n)| DateTime::from_timestamp(s, n));
+                e.conversation_id = conversation;
+                e.sender = sender;
+                e.reply_to = reply_to;
+                e.unsupported = unsupported;
+                e.raw = raw.map(|k| match k {
+                    0 => crate::Raw::parsed_json_text(" [1, \"\\u00e9\"]\n"),
+                    1 => crate::Raw::json_text("{\"a\":null}"),
+                    _ => json!({"b": [true]}).into(),
+                });
+                prop_assert_eq!(e.to_json_vec().unwrap(), serde_json::to_vec(&e).unwrap());
+            }
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
 pub mod nested;
+pub(crate) mod write;
 
 /// The character a JSON string's one-letter escape stands for (`n` of `\n`: a newline); `None`
 /// for `u` (four hex digits follow) and for any letter JSON does not allow.

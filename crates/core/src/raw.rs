@@ -39,8 +39,9 @@ pub struct Raw(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    /// JSON text, as the provider sent it.
-    Text(Arc<str>),
+    /// JSON text, as the provider sent it; `parsed` when the provider crate parsed all of it as
+    /// one JSON document (see [`Raw::parsed_json_text`]).
+    Text { text: Arc<str>, parsed: bool },
     /// A decoded value.
     Value(Value),
     /// A payload in its provider's form, JSON on demand.
@@ -61,7 +62,35 @@ impl Raw {
     /// here; text that is not one JSON document fails when the event is serialized
     /// ([`serde_json::Error`]) or read ([`Raw::to_value`]), never later than that.
     pub fn json_text(text: impl Into<Arc<str>>) -> Self {
-        Raw(Repr::Text(text.into()))
+        Raw(Repr::Text {
+            text: text.into(),
+            parsed: false,
+        })
+    }
+
+    /// A payload kept as its JSON text, which the caller has just parsed, all of it, as one
+    /// JSON document (`serde_json::from_str` of it into some type succeeded, or a reader as
+    /// strict). [`Event::write_json`](crate::Event::write_json) then writes it as it is,
+    /// without scanning it a second time; serializing it through `serde` still checks it.
+    ///
+    /// Text that is not one JSON document would make `write_json`'s output invalid JSON: use
+    /// [`Raw::json_text`] for text of any other origin. Debug builds check the promise.
+    pub fn parsed_json_text(text: impl Into<Arc<str>>) -> Self {
+        let text = text.into();
+        debug_assert!(
+            serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok(),
+            "Raw::parsed_json_text given text that is not one JSON document"
+        );
+        Raw(Repr::Text { text, parsed: true })
+    }
+
+    /// The text of a payload made by [`Raw::parsed_json_text`], without its surrounding
+    /// whitespace.
+    pub(crate) fn parsed_text(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Text { text, parsed: true } => Some(text.trim()),
+            _ => None,
+        }
     }
 
     /// A payload kept in its provider's form; its JSON is built when it is serialized or read.
@@ -72,7 +101,7 @@ impl Raw {
     /// The JSON text, when the payload is kept as text.
     pub fn as_json_text(&self) -> Option<&str> {
         match &self.0 {
-            Repr::Text(t) => Some(t),
+            Repr::Text { text, .. } => Some(text),
             Repr::Value(_) | Repr::Deferred(_) => None,
         }
     }
@@ -80,7 +109,7 @@ impl Raw {
     /// The value, when the payload is kept as a value.
     pub fn as_value(&self) -> Option<&Value> {
         match &self.0 {
-            Repr::Text(_) | Repr::Deferred(_) => None,
+            Repr::Text { .. } | Repr::Deferred(_) => None,
             Repr::Value(v) => Some(v),
         }
     }
@@ -90,7 +119,7 @@ impl Raw {
     /// surrogate escape such as `"\ud800"`, which a JSON document may contain).
     pub fn to_value(&self) -> serde_json::Result<Value> {
         match &self.0 {
-            Repr::Text(t) => serde_json::from_str(t),
+            Repr::Text { text, .. } => serde_json::from_str(text),
             Repr::Value(v) => Ok(v.clone()),
             Repr::Deferred(p) => Ok(p.to_json()),
         }
@@ -99,7 +128,7 @@ impl Raw {
     /// The payload as a JSON value, without a copy of a kept value.
     pub fn into_value(self) -> serde_json::Result<Value> {
         match self.0 {
-            Repr::Text(t) => serde_json::from_str(&t),
+            Repr::Text { text, .. } => serde_json::from_str(&text),
             Repr::Value(v) => Ok(v),
             Repr::Deferred(p) => Ok(p.to_json()),
         }
@@ -116,7 +145,7 @@ impl PartialEq for Raw {
     fn eq(&self, other: &Self) -> bool {
         match (&self.0, &other.0) {
             (Repr::Value(a), Repr::Value(b)) => a == b,
-            (Repr::Text(a), Repr::Text(b)) if a == b => true,
+            (Repr::Text { text: a, .. }, Repr::Text { text: b, .. }) if a == b => true,
             _ => match (self.to_value(), other.to_value()) {
                 (Ok(a), Ok(b)) => a == b,
                 _ => false,
@@ -129,7 +158,9 @@ impl PartialEq<Value> for Raw {
     fn eq(&self, other: &Value) -> bool {
         match &self.0 {
             Repr::Value(v) => v == other,
-            Repr::Text(t) => serde_json::from_str::<Value>(t).is_ok_and(|v| &v == other),
+            Repr::Text { text, .. } => {
+                serde_json::from_str::<Value>(text).is_ok_and(|v| &v == other)
+            }
             Repr::Deferred(p) => &p.to_json() == other,
         }
     }
@@ -138,7 +169,7 @@ impl PartialEq<Value> for Raw {
 impl fmt::Debug for Raw {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Repr::Text(t) => f.debug_tuple("Raw").field(&&**t).finish(),
+            Repr::Text { text, .. } => f.debug_tuple("Raw").field(&&**text).finish(),
             Repr::Value(v) => f.debug_tuple("Raw").field(v).finish(),
             Repr::Deferred(p) => f.debug_tuple("Raw").field(p).finish(),
         }
@@ -149,7 +180,7 @@ impl fmt::Debug for Raw {
 impl fmt::Display for Raw {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Repr::Text(t) => f.write_str(t),
+            Repr::Text { text, .. } => f.write_str(text),
             Repr::Value(v) => fmt::Display::fmt(v, f),
             Repr::Deferred(p) => fmt::Display::fmt(&p.to_json(), f),
         }
@@ -159,7 +190,7 @@ impl fmt::Display for Raw {
 impl Serialize for Raw {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match &self.0 {
-            Repr::Text(t) => {
+            Repr::Text { text: t, .. } => {
                 // Checked (a scan, no tree) so that the output is JSON whatever the text was.
                 let raw: &RawValue =
                     serde_json::from_str(t.trim()).map_err(serde::ser::Error::custom)?;

@@ -172,7 +172,7 @@ pub fn parse(req: &WebhookRequest) -> Result<(FrontRequest, Raw)> {
     if let Ok(text) = std::str::from_utf8(body)
         && let Ok(FastRequest(parsed)) = serde_json::from_str::<FastRequest>(text)
     {
-        return Ok((parsed, Raw::json_text(text)));
+        return Ok((parsed, Raw::parsed_json_text(text)));
     }
     let raw: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
         Error::malformed(format!(

@@ -88,7 +88,7 @@ pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook
     let event = callback_of(fields, max_attachments, || {
         Ok(data.map(Option::unwrap_or_default))
     })?;
-    Ok((event, Raw::json_text(text)))
+    Ok((event, Raw::parsed_json_text(text)))
 }
 
 /// An app webhook of the usual shape, read without a tree (see [`parse_callback`]).

@@ -304,6 +304,15 @@ async fn run_inbound(
                     exp.error.as_deref().unwrap_or("any error")
                 ));
             }
+            // The writer the gateway's sinks use must give the bytes of the JSON contract.
+            for (i, e) in inbound.events.iter().enumerate() {
+                let (written, serialized) = (e.to_json_vec(), serde_json::to_vec(e));
+                if written.as_ref().ok() != serialized.as_ref().ok() {
+                    diffs.push(format!(
+                        "inbound.events[{i}]: Event::to_json_vec wrote {written:?}, its Serialize {serialized:?}"
+                    ));
+                }
+            }
             if let Some(events) = &exp.events {
                 let actual: Vec<Value> = inbound.events.iter().map(|e| e.to_json()).collect();
                 compare::subset(

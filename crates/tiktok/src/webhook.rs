@@ -359,7 +359,7 @@ fn parse_usual(text: &str) -> Option<TiktokEvent> {
             business_id: env.user_openid.map(Cow::into_owned),
             create_time: env.create_time,
             content: content.into_read()?,
-            raw: Raw::json_text(text),
+            raw: Raw::parsed_json_text(text),
         })),
         _ => None,
     }
@@ -394,7 +394,7 @@ fn message_event(
         business_id: business_id.map(Cow::into_owned),
         create_time,
         content,
-        raw: Raw::json_text(text),
+        raw: Raw::parsed_json_text(text),
     })))
 }
 
@@ -412,7 +412,7 @@ pub fn parse_plain(body: &[u8]) -> Result<TiktokEvent> {
 fn plain(text: &str, body: &[u8]) -> Result<TiktokEvent> {
     let env: Envelope<'_, Content<'_>> =
         serde_json::from_str(text).map_err(|e| envelope_error(&e))?;
-    let raw = || Raw::json_text(text);
+    let raw = || Raw::parsed_json_text(text);
     let event = env.event.as_ref();
     let ev = match event {
         events::RECEIVE | events::SEND => {

@@ -195,7 +195,7 @@ fn surrogate_pair(hi: u32, lo: u32) -> Res<char> {
 /// Eight bytes at a time: a byte of a word is flagged when it equals `"` or `\` or is below
 /// 0x20, by the borrow of a subtraction; the lowest flagged byte is always a true one (no borrow
 /// comes from the bytes below it), which is the one wanted.
-fn string_end(s: &[u8]) -> Option<usize> {
+pub(crate) fn string_end(s: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;
