@@ -24,20 +24,42 @@ use crate::config::ForwardConfig;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StdoutSink;
 
+/// A line buffer above this size is not kept for the next event (one huge event must not pin
+/// its memory on a worker thread).
+const KEEP_LINE_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    /// The line being written, kept between events so that each event does not allocate one.
+    static LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 #[async_trait]
 impl EventSink for StdoutSink {
     async fn deliver(&self, _source: &EventSource, event: &Event) -> Result<()> {
-        let mut line = event
-            .to_json_vec()
-            .map_err(|e| Error::store(format!("event not serializable: {e}"), None))?;
-        line.push(b'\n');
-        // One write of the whole line (stdout is line-buffered: a line that ends the write goes
-        // out at once), then a flush, before the provider is answered.
-        let mut out = std::io::stdout().lock();
-        out.write_all(&line)
-            .and_then(|()| out.flush())
-            .map_err(|e| Error::store(format!("cannot write events to stdout: {e}"), None))
+        // Nothing in here awaits: the buffer is this thread's until the write returned.
+        LINE.with_borrow_mut(|line| {
+            line.clear();
+            let written = write_line(line, event);
+            if line.capacity() > KEEP_LINE_BYTES {
+                *line = Vec::new();
+            }
+            written
+        })
     }
+}
+
+/// Writes `event` as one line through `line`: one write of the whole line (stdout is
+/// line-buffered: a line that ends the write goes out at once), then a flush, before the
+/// provider is answered.
+fn write_line(line: &mut Vec<u8>, event: &Event) -> Result<()> {
+    event
+        .write_json(line)
+        .map_err(|e| Error::store(format!("event not serializable: {e}"), None))?;
+    line.push(b'\n');
+    let mut out = std::io::stdout().lock();
+    out.write_all(line)
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::store(format!("cannot write events to stdout: {e}"), None))
 }
 
 struct Pending {
