@@ -116,7 +116,11 @@ impl GatewayBuilder {
     /// Checks the settings and builds the gateway.
     pub fn build(self) -> Result<Gateway, Error> {
         let public_base_url = normalize_base_url(&self.public_base_url)?;
-        let mut channels = HashMap::new();
+        let mut public_urls = HashMap::new();
+        for (name, provider, url) in self.public_urls {
+            public_urls.insert((provider, name), normalize_base_url(&url)?);
+        }
+        let mut channels: HashMap<Provider, HashMap<String, Arc<Mounted>>> = HashMap::new();
         for (name, channel) in self.channels {
             if !valid_name(&name) {
                 return Err(Error::config(
@@ -128,17 +132,23 @@ impl GatewayBuilder {
                 ));
             }
             let provider = channel.provider();
-            if channels.contains_key(&(provider, name.clone())) {
+            let by_name = channels.entry(provider).or_default();
+            if by_name.contains_key(&name) {
                 return Err(Error::config(
                     "channels.name",
                     format!("two `{provider}` channels are named `{name}`"),
                 ));
             }
-            channels.insert((provider, name), channel);
-        }
-        let mut public_urls = HashMap::new();
-        for (name, provider, url) in self.public_urls {
-            public_urls.insert((provider, name), normalize_base_url(&url)?);
+            let public_url = public_urls.remove(&(provider, name.clone()));
+            let mount = format!("/webhooks/{}/{}", provider.as_str(), name);
+            by_name.insert(
+                name,
+                Arc::new(Mounted {
+                    channel,
+                    public_url,
+                    mount,
+                }),
+            );
         }
         if let Some(key) = &self.api_key {
             use omnichannel_core::ExposeSecret as _;
@@ -155,7 +165,6 @@ impl GatewayBuilder {
         Ok(Gateway {
             inner: Arc::new(Inner {
                 channels,
-                public_urls,
                 public_base_url,
                 max_body_bytes: self.max_body_bytes,
                 max_send_body_bytes: self.max_send_body_bytes,
@@ -204,8 +213,8 @@ fn normalize_base_url(base: &str) -> Result<String, Error> {
 }
 
 pub(crate) struct Inner {
-    pub(crate) channels: HashMap<(Provider, String), Arc<dyn Channel>>,
-    public_urls: HashMap<(Provider, String), String>,
+    /// The mounted channels by provider, then name (looked up by the path's text, no copy).
+    channels: HashMap<Provider, HashMap<String, Arc<Mounted>>>,
     public_base_url: String,
     max_body_bytes: usize,
     pub(crate) max_send_body_bytes: usize,
@@ -215,14 +224,20 @@ pub(crate) struct Inner {
     pub(crate) api_key: Option<SecretString>,
 }
 
+/// A channel as mounted: the channel, its public URL when one was given, and its mount path.
+pub(crate) struct Mounted {
+    pub(crate) channel: Arc<dyn Channel>,
+    /// The public URL the provider calls (`channel_at`), without a trailing `/`.
+    public_url: Option<String>,
+    /// `/webhooks/{provider}/{name}`.
+    mount: String,
+}
+
 impl Inner {
-    pub(crate) fn lookup(
-        &self,
-        provider: &str,
-        name: &str,
-    ) -> Option<(Provider, &Arc<dyn Channel>)> {
+    /// The channel mounted at a path's provider and name segments.
+    pub(crate) fn lookup(&self, provider: &str, name: &str) -> Option<(Provider, &Arc<Mounted>)> {
         let p: Provider = provider.parse().ok()?;
-        self.channels.get(&(p, name.to_string())).map(|c| (p, c))
+        self.channels.get(&p)?.get(name).map(|m| (p, m))
     }
 }
 
@@ -276,14 +291,25 @@ impl Gateway {
 
     /// The mounted channels as `(provider, name)`, sorted.
     pub fn mounted(&self) -> Vec<(Provider, String)> {
-        let mut v: Vec<_> = self.inner.channels.keys().cloned().collect();
+        let mut v: Vec<_> = self
+            .inner
+            .channels
+            .iter()
+            .flat_map(|(p, by_name)| by_name.keys().map(|n| (*p, n.clone())))
+            .collect();
         v.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
         v
     }
 
     /// The public webhook URL of a mounted channel (what to register at the provider).
     pub fn webhook_url(&self, provider: Provider, name: &str) -> String {
-        if let Some(public) = self.inner.public_urls.get(&(provider, name.to_string())) {
+        if let Some(public) = self
+            .inner
+            .channels
+            .get(&provider)
+            .and_then(|by_name| by_name.get(name))
+            .and_then(|m| m.public_url.as_ref())
+        {
             return public.clone();
         }
         format!(
@@ -328,7 +354,7 @@ async fn webhook(
     OriginalUri(uri): OriginalUri,
     req: Request<Body>,
 ) -> Response {
-    let Some((provider, channel)) = inner.lookup(&provider, &name) else {
+    let Some((provider, mounted)) = inner.lookup(&provider, &name) else {
         // The path's segments are the sender's text: escaped before they reach a log line.
         tracing::warn!(
             provider = %provider.escape_debug(),
@@ -342,7 +368,7 @@ async fn webhook(
             "no channel is mounted at this path",
         );
     };
-    let channel = channel.clone();
+    let mounted = mounted.clone();
     // A mounted provider and channel name are the configuration's own text, recorded as they
     // are (a span's fields are formatted when it is created, on every request).
     let span = tracing::info_span!(
@@ -351,7 +377,7 @@ async fn webhook(
         channel = %name,
         method = %req.method().as_str(),
     );
-    handle_webhook(inner, provider, channel, name, uri, req)
+    handle_webhook(inner, provider, mounted, name, uri, req)
         .instrument(span)
         .await
 }
@@ -375,11 +401,12 @@ fn log_refusal(err: &Error, status: StatusCode) {
 async fn handle_webhook(
     inner: Arc<Inner>,
     provider: Provider,
-    channel: Arc<dyn Channel>,
+    mounted: Arc<Mounted>,
     name: String,
     uri: http::Uri,
     req: Request<Body>,
 ) -> Response {
+    let channel = &mounted.channel;
     let (parts, body) = req.into_parts();
     let body = match read_limited(&parts.headers, body, inner.max_body_bytes).await {
         Ok(b) => b,
@@ -405,10 +432,12 @@ async fn handle_webhook(
             );
         }
     };
-    let url = match inner.public_urls.get(&(provider, name.clone())) {
+    let url = match &mounted.public_url {
         Some(public) => {
-            let mount = format!("/webhooks/{}/{}", provider.as_str(), name);
-            let below = uri.path().strip_prefix(mount.as_str()).unwrap_or("");
+            let below = uri
+                .path()
+                .strip_prefix(mounted.mount.as_str())
+                .unwrap_or("");
             match uri.query() {
                 Some(q) => format!("{public}{below}?{q}"),
                 None => format!("{public}{below}"),

@@ -116,14 +116,14 @@ async fn handle_send(
         tracing::warn!("send refused: wrong key");
         return unauthorized("the API key is not valid");
     }
-    let Some((_, channel)) = inner.lookup(&provider, &name) else {
+    let Some((_, mounted)) = inner.lookup(&provider, &name) else {
         return json_error(
             StatusCode::NOT_FOUND,
             "not_found",
             "no channel is mounted at this path",
         );
     };
-    let channel = channel.clone();
+    let channel = mounted.channel.clone();
     let (parts, body) = req.into_parts();
     let body = match read_limited(&parts.headers, body, inner.max_send_body_bytes).await {
         Ok(b) => b,

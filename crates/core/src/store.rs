@@ -1,6 +1,7 @@
 //! Stores shared by instances of a host: tokens, locks and webhook dedup, with in-memory
 //! implementations (the embedded defaults). `omnichannel-redis` has the same on Redis.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -218,9 +219,10 @@ impl DedupStore for MemoryDedupStore {
                 break;
             }
             if let Some((k, until)) = inner.order.pop_front()
-                && inner.seen.get(&k) == Some(&until)
+                && let Entry::Occupied(held) = inner.seen.entry(k)
+                && *held.get() == until
             {
-                inner.seen.remove(&k);
+                held.remove();
             }
         }
         let until = now + ttl;
