@@ -350,7 +350,7 @@ async fn run(setup: Setup) -> Result {
             .unwrap_or_default(),
         &end_user,
     );
-    let inbound = salesforce.receive_event(&decoded).await?;
+    let inbound = salesforce.receive_event(Arc::new(decoded.clone())).await?;
     let reply = inbound
         .events
         .first()

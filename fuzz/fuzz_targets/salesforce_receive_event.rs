@@ -3,7 +3,7 @@
 //! double-encoded JSON edited inside, deep nesting, long lists), or replaced by arbitrary JSON.
 #![no_main]
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use omnichannel_fuzz::{
@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
         v
     };
     set_clock(case, &p);
-    match runtime().block_on(case.channel.receive_event(&event)) {
+    match runtime().block_on(case.channel.receive_event(Arc::new(event))) {
         Ok(inbound) => {
             for e in &inbound.events {
                 let _ = serde_json::to_vec(e);

@@ -95,7 +95,7 @@ pub async fn verify_input(
                 .map_err(|e| format!("request: {e}"))?;
             channel.receive(&req).await
         }
-        Loaded::Event(event) => channel.receive_event(event).await,
+        Loaded::Event(event) => channel.receive_event(Arc::new(event.clone())).await,
     };
     let mut out = Map::new();
     let verified = match result {

@@ -35,7 +35,11 @@ pub trait Channel: Send + Sync {
 
     /// Parses an input that is not an HTTP request (a Salesforce platform event decoded to JSON).
     /// Channels without such inputs refuse it with `invalid_input`.
-    async fn receive_event(&self, event: &serde_json::Value) -> Result<Inbound> {
+    ///
+    /// The event is shared, not lent: the normalized events keep it as their `raw` without a
+    /// copy of the tree (wrap a value with `Arc::new`; a subscriber that also keeps the event
+    /// clones the `Arc`).
+    async fn receive_event(&self, event: Arc<serde_json::Value>) -> Result<Inbound> {
         let _ = event;
         Err(Error::invalid_input(
             "event",

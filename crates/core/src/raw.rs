@@ -42,8 +42,8 @@ enum Repr {
     /// JSON text, as the provider sent it; `parsed` when the provider crate parsed all of it as
     /// one JSON document (see [`Raw::parsed_json_text`]).
     Text { text: Arc<str>, parsed: bool },
-    /// A decoded value.
-    Value(Value),
+    /// A decoded value, shared with whoever else holds it (a decoded platform event).
+    Value(Arc<Value>),
     /// A payload in its provider's form, JSON on demand.
     Deferred(Arc<dyn RawJson>),
 }
@@ -110,7 +110,7 @@ impl Raw {
     pub fn as_value(&self) -> Option<&Value> {
         match &self.0 {
             Repr::Text { .. } | Repr::Deferred(_) => None,
-            Repr::Value(v) => Some(v),
+            Repr::Value(v) => Some(&**v),
         }
     }
 
@@ -120,16 +120,16 @@ impl Raw {
     pub fn to_value(&self) -> serde_json::Result<Value> {
         match &self.0 {
             Repr::Text { text, .. } => serde_json::from_str(text),
-            Repr::Value(v) => Ok(v.clone()),
+            Repr::Value(v) => Ok(Value::clone(v)),
             Repr::Deferred(p) => Ok(p.to_json()),
         }
     }
 
-    /// The payload as a JSON value, without a copy of a kept value.
+    /// The payload as a JSON value, without a copy of a kept value that nothing else shares.
     pub fn into_value(self) -> serde_json::Result<Value> {
         match self.0 {
             Repr::Text { text, .. } => serde_json::from_str(&text),
-            Repr::Value(v) => Ok(v),
+            Repr::Value(v) => Ok(Arc::unwrap_or_clone(v)),
             Repr::Deferred(p) => Ok(p.to_json()),
         }
     }
@@ -137,6 +137,14 @@ impl Raw {
 
 impl From<Value> for Raw {
     fn from(v: Value) -> Self {
+        Raw(Repr::Value(Arc::new(v)))
+    }
+}
+
+/// A value shared, not copied: the payload of every event made from it, and its other holders,
+/// point at one tree.
+impl From<Arc<Value>> for Raw {
+    fn from(v: Arc<Value>) -> Self {
         Raw(Repr::Value(v))
     }
 }
@@ -157,7 +165,7 @@ impl PartialEq for Raw {
 impl PartialEq<Value> for Raw {
     fn eq(&self, other: &Value) -> bool {
         match &self.0 {
-            Repr::Value(v) => v == other,
+            Repr::Value(v) => **v == *other,
             Repr::Text { text, .. } => {
                 serde_json::from_str::<Value>(text).is_ok_and(|v| &v == other)
             }
@@ -170,7 +178,7 @@ impl fmt::Debug for Raw {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Repr::Text { text, .. } => f.debug_tuple("Raw").field(&&**text).finish(),
-            Repr::Value(v) => f.debug_tuple("Raw").field(v).finish(),
+            Repr::Value(v) => f.debug_tuple("Raw").field(&**v).finish(),
             Repr::Deferred(p) => f.debug_tuple("Raw").field(p).finish(),
         }
     }

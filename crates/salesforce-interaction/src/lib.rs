@@ -49,7 +49,7 @@
 //!     "my__event__EventType__c": {"string": "Interaction"},
 //!     "my__event__payloadField__c": {"string": "{\"channelAddressIdentifier\":\"b0ffeafe-0d89-4338-b14a-172ad203f22a\",\"recipient\":{\"appType\":\"custom\",\"subject\":\"end-user-42\",\"role\":\"EndUser\"},\"payload\":{\"identifier\":\"e1\",\"entryType\":\"Message\",\"entryPayload\":{\"entryType\":\"Message\",\"id\":\"e1\",\"abstractMessage\":{\"messageType\":\"StaticContentMessage\",\"id\":\"e1\",\"staticContent\":{\"formatType\":\"Text\",\"text\":\"Hello!\"}}},\"sender\":{\"appType\":\"agent\",\"subject\":\"005xx0000012345\",\"role\":\"Agent\"}}}"}
 //! });
-//! let inbound = channel.receive_event(&decoded).await?;
+//! let inbound = channel.receive_event(std::sync::Arc::new(decoded)).await?;
 //! assert_eq!(inbound.events[0].text.as_deref(), Some("Hello!"));
 //! # Ok(()) }
 //! ```
@@ -226,16 +226,17 @@ impl Channel for SalesforceChannel {
         ))
     }
 
-    async fn receive_event(&self, event: &serde_json::Value) -> Result<Inbound> {
+    async fn receive_event(&self, event: Arc<serde_json::Value>) -> Result<Inbound> {
         // The typed event is only normalized: its entry body is not kept.
         let parsed = webhook::parse_event_with(
-            event,
+            &event,
             &self.cfg.event_fields,
             self.cfg.max_event_bytes,
             false,
         )?;
+        // The event itself is the `raw`: shared, not copied.
         Ok(Inbound::new(
-            normalize::normalize_owned(parsed, event.clone().into()),
+            normalize::normalize_owned(parsed, event.into()),
             WebhookReply::ok(),
         ))
     }
@@ -326,7 +327,7 @@ mod tests {
             "Demo_EventType__c": "Interaction",
             "Demo_Payload__c": r#"{"channelAddressIdentifier":"c","recipient":{"appType":"custom","subject":"u","role":"EndUser"},"identifier":"e9","entryType":"TypingStoppedIndicator","entryPayload":{"entryType":"TypingStoppedIndicator","id":"e9","timestamp":1}}"#
         });
-        let inbound = ch.receive_event(&ev).await.unwrap();
+        let inbound = ch.receive_event(Arc::new(ev.clone())).await.unwrap();
         assert_eq!(inbound.events.len(), 1);
         assert_eq!(inbound.events[0].id, "e9");
         assert_eq!(

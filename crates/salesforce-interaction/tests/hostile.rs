@@ -150,22 +150,22 @@ proptest! {
     #[test]
     fn any_json_event_is_answered(v in json_value()) {
         let ch = channel(json!({}));
-        assert_answered(block(ch.receive_event(&v)))?;
+        assert_answered(block(ch.receive_event(Arc::new(v.clone()))))?;
         // The same value as the record of an event.
-        assert_answered(block(ch.receive_event(&json!({"payload": v}))))?;
+        assert_answered(block(ch.receive_event(Arc::new(json!({"payload": v})))))?;
     }
 
     #[test]
     fn any_text_in_the_double_encoded_payload_is_answered(s in "\\PC{0,400}", union in any::<bool>()) {
         let ch = channel(json!({}));
-        assert_answered(block(ch.receive_event(&event(Value::String(s), union))))?;
+        assert_answered(block(ch.receive_event(Arc::new(event(Value::String(s), union)))))?;
     }
 
     #[test]
     fn any_json_in_the_double_encoded_payload_is_answered(v in json_value(), union in any::<bool>(), as_text in any::<bool>()) {
         let ch = channel(json!({}));
         let payload = if as_text { Value::String(v.to_string()) } else { v };
-        assert_answered(block(ch.receive_event(&event(payload, union))))?;
+        assert_answered(block(ch.receive_event(Arc::new(event(payload, union)))))?;
     }
 
     #[test]
@@ -177,7 +177,7 @@ proptest! {
         let Ok(s) = String::from_utf8(bytes) else {
             return Ok(());
         };
-        assert_answered(block(ch.receive_event(&event(Value::String(s), true))))?;
+        assert_answered(block(ch.receive_event(Arc::new(event(Value::String(s), true)))))?;
     }
 
     #[test]
@@ -208,7 +208,7 @@ fn error_texts_never_quote_the_event() {
     for e in marked_variants(&entry) {
         for union in [true, false] {
             refused.check(
-                block(ch.receive_event(&event(Value::String(e.to_string()), union))),
+                block(ch.receive_event(Arc::new(event(Value::String(e.to_string()), union)))),
                 &format!("union {union}"),
             );
         }
@@ -223,10 +223,10 @@ fn event_size_limit_holds_at_the_limit_and_refuses_one_byte_more() {
     // The payload field is JSON in a string: its quotes are counted unescaped.
     assert!(size < serde_json::to_vec(&ev).unwrap().len());
     let at = channel(json!({ "max_event_bytes": size }));
-    let out = block(at.receive_event(&ev)).unwrap();
+    let out = block(at.receive_event(Arc::new(ev.clone()))).unwrap();
     assert_eq!(out.events.len(), 1);
     let over = channel(json!({ "max_event_bytes": size - 1 }));
-    let err = block(over.receive_event(&ev)).unwrap_err();
+    let err = block(over.receive_event(Arc::new(ev.clone()))).unwrap_err();
     assert_eq!(err.kind(), "payload_too_large");
     assert!(!err.to_string().contains("hello"), "{err}");
 }
@@ -235,7 +235,7 @@ fn event_size_limit_holds_at_the_limit_and_refuses_one_byte_more() {
 fn deep_json_in_the_payload_is_refused_not_a_stack_overflow() {
     let ch = channel(json!({}));
     let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let err = block(ch.receive_event(&event(Value::String(nested), true))).unwrap_err();
+    let err = block(ch.receive_event(Arc::new(event(Value::String(nested), true)))).unwrap_err();
     assert_eq!(err.kind(), "malformed_payload");
 }
 

@@ -38,9 +38,10 @@ pub struct DecodedEvent {
     ///              "My_Payload__c": "{…}", "My_Event_Type__c": "Interaction"}}
     /// ```
     ///
+    /// Shared: a channel's events keep it as their `raw` without a copy.
     /// `payload` holds the event's fields by name with unions unwrapped (see [`crate::avro`]);
     /// `replayId` is [`ReplayId::display`].
-    pub json: Value,
+    pub json: Arc<Value>,
 }
 
 /// The host's side of a subscription.
@@ -111,7 +112,7 @@ impl std::fmt::Debug for ChannelSink {
 #[async_trait]
 impl EventSink for ChannelSink {
     async fn deliver(&self, event: &DecodedEvent) -> Result<()> {
-        let inbound = self.channel.receive_event(&event.json).await?;
+        let inbound = self.channel.receive_event(event.json.clone()).await?;
         self.handler.handle(event, inbound).await
     }
 }

@@ -665,13 +665,13 @@ impl Subscriber {
             Err(e) => return self.reject(&meta, &ev.payload, &e, key).await,
         };
         let decoded = DecodedEvent {
-            json: json!({
+            json: Arc::new(json!({
                 "replayId": meta.replay_id.display(),
                 "eventId": meta.event_id,
                 "schemaId": meta.schema_id,
                 "topic": meta.topic,
                 "payload": payload,
-            }),
+            })),
             meta,
         };
 

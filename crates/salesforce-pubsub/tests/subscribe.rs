@@ -139,7 +139,7 @@ async fn events_arrive_in_order_decoded_from_avro() {
     let events = sink.events.lock().unwrap();
     let first = &events[0];
     assert_eq!(
-        first.json,
+        *first.json,
         json!({
             "replayId": "10",
             "eventId": "evt-0",
@@ -523,7 +523,7 @@ impl Channel for EventChannel {
     async fn receive(&self, _req: &WebhookRequest) -> Result<Inbound> {
         Err(Error::invalid_input("request", "events only"))
     }
-    async fn receive_event(&self, event: &serde_json::Value) -> Result<Inbound> {
+    async fn receive_event(&self, event: Arc<serde_json::Value>) -> Result<Inbound> {
         let inner = event["payload"]["Payload__c"]
             .as_str()
             .ok_or_else(|| Error::malformed("no Payload__c"))?;

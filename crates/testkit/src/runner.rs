@@ -287,7 +287,7 @@ async fn run_inbound(
             }
         },
         (None, Some(ev)) => channel
-            .receive_event(ev)
+            .receive_event(std::sync::Arc::new(ev.clone()))
             .await
             .map_err(|e| (channel.reject_reply(&e), e)),
         _ => {
