@@ -7,7 +7,8 @@ use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use omnichannel_fuzz::{
-    Case, Unstructured, assert_no_secret, load_cases, mutate_json, plan, runtime, set_clock,
+    Case, Unstructured, assert_no_secret, check_event_json, load_cases, mutate_json, plan, runtime,
+    set_clock,
 };
 use serde_json::Value;
 
@@ -46,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
     match runtime().block_on(case.channel.receive_event(Arc::new(event))) {
         Ok(inbound) => {
             for e in &inbound.events {
-                let _ = serde_json::to_vec(e);
+                check_event_json(e);
             }
         }
         Err(e) => assert_no_secret(case, &e),

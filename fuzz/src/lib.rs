@@ -626,17 +626,32 @@ pub fn run_request_target(
     let out = runtime().block_on(channel.receive(&req));
     match out {
         Ok(inbound) => {
-            // Serializing an accepted event must not fail: its `raw` text (kept verbatim, checked
-            // when written) is a body the provider crate parsed as JSON.
             for e in &inbound.events {
-                if let Err(err) = serde_json::to_vec(e) {
-                    panic!("an accepted event does not serialize: {err}");
-                }
+                check_event_json(e);
             }
         }
         Err(e) => {
             assert_no_secret(case, &e);
             let _ = channel.reject_reply(&e);
         }
+    }
+}
+
+/// Serializing an accepted event must not fail (its `raw` text, kept verbatim, is a body the
+/// provider crate parsed as JSON), and the writer the gateway's sinks use (`to_json_vec`, which
+/// copies a parsed `raw` without checking it again) must give the same bytes.
+pub fn check_event_json(e: &omnichannel_core::Event) {
+    let serialized = match serde_json::to_vec(e) {
+        Ok(v) => v,
+        Err(err) => panic!("an accepted event does not serialize: {err}"),
+    };
+    match e.to_json_vec() {
+        Ok(written) => assert!(
+            written == serialized,
+            "to_json_vec and Serialize differ:\n{}\n{}",
+            String::from_utf8_lossy(&written),
+            String::from_utf8_lossy(&serialized)
+        ),
+        Err(err) => panic!("to_json_vec failed where Serialize did not: {err}"),
     }
 }
