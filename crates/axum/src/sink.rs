@@ -17,7 +17,13 @@ pub struct EventSource {
 impl EventSource {
     /// The dedup key of an event from this source: `provider/channel/event id`.
     pub fn dedup_key(&self, event: &Event) -> String {
-        format!("{}/{}/{}", self.provider, self.channel, event.id)
+        let provider = self.provider.as_str();
+        let mut key =
+            String::with_capacity(provider.len() + self.channel.len() + event.id.len() + 2);
+        for part in [provider, "/", &self.channel, "/", &event.id] {
+            key.push_str(part);
+        }
+        key
     }
 }
 
@@ -76,5 +82,21 @@ impl EventSink for FanoutSink {
             s.deliver(source, event).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omnichannel_core::EventKind;
+
+    #[test]
+    fn dedup_keys_are_provider_channel_and_event_id() {
+        let source = EventSource {
+            provider: Provider::Tiktok,
+            channel: "demo".into(),
+        };
+        let event = Event::new(Provider::Tiktok, EventKind::Message, "m/1");
+        assert_eq!(source.dedup_key(&event), "tiktok/demo/m/1");
     }
 }
