@@ -190,19 +190,16 @@ pub fn decode_hex(
     }
     // By table, without a branch per digit: the digits of a MAC are random, and a branch on
     // digit-or-letter was mispredicted about every other one.
+    let mut bytes = vec![0u8; s.len() / 2];
     let mut bad = 0u8;
-    let bytes = s
-        .as_bytes()
-        .chunks_exact(2)
-        .map(|pair| {
-            let (hi, lo) = (
-                HEX_VALUE[usize::from(pair[0])],
-                HEX_VALUE[usize::from(pair[1])],
-            );
-            bad |= hi | lo;
-            (hi << 4) | (lo & 0x0f)
-        })
-        .collect::<Vec<u8>>();
+    for (byte, pair) in bytes.iter_mut().zip(s.as_bytes().chunks_exact(2)) {
+        let (hi, lo) = (
+            HEX_VALUE[usize::from(pair[0])],
+            HEX_VALUE[usize::from(pair[1])],
+        );
+        bad |= hi | lo;
+        *byte = (hi << 4) | (lo & 0x0f);
+    }
     if bad & NOT_HEX != 0 {
         return Err(VerifyError::MalformedHeader {
             header,
