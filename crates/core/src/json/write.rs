@@ -85,9 +85,9 @@ pub(crate) fn timestamp(out: &mut Vec<u8>, t: &DateTime<Utc>) -> bool {
         push(&two(*v));
     }
     if nano != 0 {
-        let (value, digits) = if nano % 1_000_000 == 0 {
+        let (value, digits) = if nano.is_multiple_of(1_000_000) {
             (nano / 1_000_000, 3)
-        } else if nano % 1_000 == 0 {
+        } else if nano.is_multiple_of(1_000) {
             (nano / 1_000, 6)
         } else {
             (nano, 9)
