@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Instruction counts of the inbound benchmark (benches/inbound.rs) under callgrind: for every
 # provider and body size, the instructions per call of the full inbound path and of its floor,
-# and their ratio. Counts are stable on a busy machine, unlike times.
+# and their ratio (and, for Salesforce, its bound: see benches/inbound.rs). Counts are stable
+# on a busy machine, unlike times.
 #
 # Under valgrind the CPU reports no SHA extensions, so SHA-1/SHA-256 run in software: the MAC
 # weighs more than on the real CPU and the ratios come out lower (closer to 1) than Criterion's
@@ -25,9 +26,15 @@ count() { # case, floor|full
     --callgrind-out-file="$OUT/cg.out" "$BIN" >/dev/null 2>&1
   awk -v n="$N" '/^summary:/ {printf "%.0f", $2 / n}' "$OUT/cg.out"
 }
-printf '%-18s %12s %12s %7s\n' case floor_instr full_instr ratio
-INBOUND_PROFILE=list "$BIN" | while read -r name _; do
+printf '%-18s %12s %12s %7s %12s %7s\n' case floor_instr full_instr ratio bound_instr bound
+INBOUND_PROFILE=list "$BIN" | while read -r name _ _ has_bound; do
   floor=$(count "$name" floor)
   full=$(count "$name" full)
-  printf '%-18s %12s %12s %7.2f\n' "$name" "$floor" "$full" "$(echo "$full / $floor" | bc -l)"
+  if [ "${has_bound:-}" = bound ]; then
+    bound=$(count "$name" bound)
+    printf '%-18s %12s %12s %7.2f %12s %7.2f\n' "$name" "$floor" "$full" \
+      "$(echo "$full / $floor" | bc -l)" "$bound" "$(echo "$bound / $floor" | bc -l)"
+  else
+    printf '%-18s %12s %12s %7.2f\n' "$name" "$floor" "$full" "$(echo "$full / $floor" | bc -l)"
+  fi
 done
