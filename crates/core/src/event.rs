@@ -427,35 +427,55 @@ impl Event {
                 None => Ok(()),
             }
         }
+        // Every field by name, without `..`: a field added to `Event` does not compile here
+        // until it is written.
+        let Event {
+            provider,
+            kind,
+            id,
+            occurred_at,
+            direction,
+            channel_id,
+            conversation_id,
+            sender,
+            recipient,
+            text: body,
+            attachments,
+            reply_to,
+            status,
+            typing,
+            unsupported,
+            raw,
+        } = self;
         out.extend_from_slice(b"{\"provider\":");
-        serde_json::to_writer(&mut *out, &self.provider)?;
-        value(out, "kind", Some(&self.kind))?;
-        text(out, "id", Some(&self.id));
-        if let Some(at) = &self.occurred_at {
+        serde_json::to_writer(&mut *out, provider)?;
+        value(out, "kind", Some(kind))?;
+        text(out, "id", Some(id));
+        if let Some(at) = occurred_at {
             key(out, "occurred_at");
             if !write::timestamp(out, at) {
                 serde_json::to_writer(&mut *out, at)?;
             }
         }
-        value(out, "direction", self.direction.as_ref())?;
-        text(out, "channel_id", self.channel_id.as_deref());
-        text(out, "conversation_id", self.conversation_id.as_deref());
-        value(out, "sender", self.sender.as_ref())?;
-        value(out, "recipient", self.recipient.as_ref())?;
-        text(out, "text", self.text.as_deref());
+        value(out, "direction", direction.as_ref())?;
+        text(out, "channel_id", channel_id.as_deref());
+        text(out, "conversation_id", conversation_id.as_deref());
+        value(out, "sender", sender.as_ref())?;
+        value(out, "recipient", recipient.as_ref())?;
+        text(out, "text", body.as_deref());
         value(
             out,
             "attachments",
-            Some(&self.attachments).filter(|a| !a.is_empty()),
+            Some(attachments).filter(|a| !a.is_empty()),
         )?;
-        text(out, "reply_to", self.reply_to.as_deref());
-        value(out, "status", self.status.as_ref())?;
-        value(out, "typing", self.typing.as_ref())?;
-        if self.unsupported {
+        text(out, "reply_to", reply_to.as_deref());
+        value(out, "status", status.as_ref())?;
+        value(out, "typing", typing.as_ref())?;
+        if *unsupported {
             key(out, "unsupported");
             out.extend_from_slice(b"true");
         }
-        if let Some(raw) = &self.raw {
+        if let Some(raw) = raw {
             key(out, "raw");
             match raw.parsed_text() {
                 Some(text) => out.extend_from_slice(text.as_bytes()),
