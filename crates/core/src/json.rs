@@ -8,6 +8,20 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 pub mod nested;
 pub(crate) mod write;
 
+/// Appends `s` to `out` as a JSON string, quoted and escaped byte for byte as `serde_json`
+/// writes it, for writers that build a small JSON text without a tree.
+///
+/// ```
+/// let mut out = b"{\"id\":".to_vec();
+/// omnichannel_core::json::write_string(&mut out, "say \"hi\"\n");
+/// out.push(b'}');
+/// assert_eq!(out, serde_json::to_vec(&serde_json::json!({"id": "say \"hi\"\n"}))?);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+pub fn write_string(out: &mut Vec<u8>, s: &str) {
+    write::string(out, s);
+}
+
 /// The character a JSON string's one-letter escape stands for (`n` of `\n`: a newline); `None`
 /// for `u` (four hex digits follow) and for any letter JSON does not allow.
 ///
