@@ -326,16 +326,6 @@ impl Gateway {
     }
 }
 
-/// The pieces one after the other, in a string of their length (no formatting machinery: this
-/// runs on every request).
-fn concat(parts: &[&str]) -> String {
-    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-    for p in parts {
-        s.push_str(p);
-    }
-    s
-}
-
 fn reply_response(reply: WebhookReply) -> Response {
     let (parts, body) = reply.into_http().into_parts();
     Response::from_parts(parts, Body::from(body))
@@ -449,13 +439,13 @@ async fn handle_webhook(
                 .strip_prefix(mounted.mount.as_str())
                 .unwrap_or("");
             match uri.query() {
-                Some(q) => concat(&[public, below, "?", q]),
-                None => concat(&[public, below]),
+                Some(q) => [public, below, "?", q].concat(),
+                None => [public, below].concat(),
             }
         }
         None => {
             let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
-            concat(&[&inner.public_base_url, path_and_query])
+            [inner.public_base_url.as_str(), path_and_query].concat()
         }
     };
     let request = WebhookRequest::new(parts.method, url, parts.headers, body);

@@ -17,13 +17,7 @@ pub struct EventSource {
 impl EventSource {
     /// The dedup key of an event from this source: `provider/channel/event id`.
     pub fn dedup_key(&self, event: &Event) -> String {
-        let provider = self.provider.as_str();
-        let mut key =
-            String::with_capacity(provider.len() + self.channel.len() + event.id.len() + 2);
-        for part in [provider, "/", &self.channel, "/", &event.id] {
-            key.push_str(part);
-        }
-        key
+        [self.provider.as_str(), "/", &self.channel, "/", &event.id].concat()
     }
 }
 
