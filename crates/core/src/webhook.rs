@@ -68,6 +68,20 @@ impl WebhookRequest {
         name: impl http::header::AsHeaderName,
         label: &'static str,
     ) -> Result<Option<&str>, VerifyError> {
+        self.header_value_by(name, label)?
+            .map(|v| header_text(v, label))
+            .transpose()
+    }
+
+    /// The single value of a header as bytes, not yet checked to be text: `Ok(None)` when
+    /// absent, an error when it appears more than once. For a verifier that reads the
+    /// provider's usual form straight from the bytes and gives anything else to
+    /// [`header_text`] and its text parser.
+    pub fn header_value_by(
+        &self,
+        name: impl http::header::AsHeaderName,
+        label: &'static str,
+    ) -> Result<Option<&HeaderValue>, VerifyError> {
         let mut values = self.headers.get_all(name).iter();
         let Some(first) = values.next() else {
             return Ok(None);
@@ -75,19 +89,40 @@ impl WebhookRequest {
         if values.next().is_some() {
             return Err(VerifyError::DuplicateHeader { header: label });
         }
-        first
-            .to_str()
-            .map(Some)
-            .map_err(|_| VerifyError::MalformedHeader {
-                header: label,
-                reason: "not visible ASCII",
-            })
+        Ok(Some(first))
     }
 
     /// The single value of a header that must be present.
     pub fn require_header(&self, name: &'static str) -> Result<&str, VerifyError> {
-        self.header(name)?
-            .ok_or(VerifyError::MissingHeader { header: name })
+        self.require_header_by(name, name)
+    }
+
+    /// [`WebhookRequest::require_header`] for a header given as a [`HeaderName`] (a constant)
+    /// or a string; `label` names it in errors. The same answers.
+    ///
+    /// ```
+    /// use http::{HeaderMap, HeaderName, HeaderValue, Method};
+    /// use omnichannel_core::{VerifyError, WebhookRequest};
+    ///
+    /// const SIGNATURE: HeaderName = HeaderName::from_static("x-signature");
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(SIGNATURE, HeaderValue::from_static("abc"));
+    /// let req = WebhookRequest::new(Method::POST, "https://example.test/hook", headers, "{}".into());
+    /// assert_eq!(req.require_header_by(&SIGNATURE, "X-Signature")?, "abc");
+    /// let none = WebhookRequest::new(Method::POST, "https://example.test/hook", HeaderMap::new(), "{}".into());
+    /// assert!(matches!(
+    ///     none.require_header_by(&SIGNATURE, "X-Signature"),
+    ///     Err(VerifyError::MissingHeader { header: "X-Signature" })
+    /// ));
+    /// # Ok::<(), VerifyError>(())
+    /// ```
+    pub fn require_header_by(
+        &self,
+        name: impl http::header::AsHeaderName,
+        label: &'static str,
+    ) -> Result<&str, VerifyError> {
+        self.header_by(name, label)?
+            .ok_or(VerifyError::MissingHeader { header: label })
     }
 
     /// The first of several alternative header names that is present (for example
@@ -193,6 +228,18 @@ impl WebhookReply {
         *res.headers_mut() = self.headers;
         res
     }
+}
+
+/// A header value as text, as [`WebhookRequest::header`] gives it: an error naming `label` when
+/// it is not visible ASCII.
+pub fn header_text<'a>(
+    value: &'a HeaderValue,
+    label: &'static str,
+) -> Result<&'a str, VerifyError> {
+    value.to_str().map_err(|_| VerifyError::MalformedHeader {
+        header: label,
+        reason: "not visible ASCII",
+    })
 }
 
 /// What [`Channel::receive`](crate::Channel::receive) returns for an accepted request: the
