@@ -10,9 +10,10 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use omnichannel_core::json::nested::{self, InString};
 use omnichannel_core::signature::{self, Algorithm};
+use omnichannel_core::webhook::header_text;
 use omnichannel_core::{Error, JsonFault, Raw, Result, SigningKeys, VerifyError, WebhookRequest};
 use sha2::Digest as _;
 
@@ -23,6 +24,9 @@ use crate::model::{
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "Tiktok-Signature";
+
+/// [`SIGNATURE_HEADER`] as a header name, made once (a `&str` is parsed on every lookup).
+const SIGNATURE_HEADER_NAME: HeaderName = HeaderName::from_static("tiktok-signature");
 
 /// Longest signature header accepted.
 const MAX_HEADER_CHARS: usize = 1024;
@@ -60,12 +64,28 @@ pub fn parse_signature_header(value: &str) -> Result<SignatureHeader<'_>, Verify
     }
     let mut t = None;
     let mut s = None;
-    for part in value.split(',') {
-        let part = part.trim();
+    // By bytes: `,` and `=` are ASCII, so every cut below falls on a character boundary (the
+    // `get`s cannot fail), and no `str` searcher is set up for a header of a few dozen bytes.
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    while start <= bytes.len() {
+        let end = bytes
+            .get(start..)
+            .and_then(|rest| rest.iter().position(|&b| b == b','))
+            .map_or(bytes.len(), |i| start + i);
+        let part = value.get(start..end).unwrap_or_default().trim();
+        start = end + 1;
         if part.is_empty() {
             continue;
         }
-        let (k, v) = part.split_once('=').ok_or(malformed("part without `=`"))?;
+        let eq = part
+            .bytes()
+            .position(|b| b == b'=')
+            .ok_or(malformed("part without `=`"))?;
+        let (k, v) = (
+            part.get(..eq).unwrap_or_default(),
+            part.get(eq + 1..).unwrap_or_default(),
+        );
         let slot = match k.trim() {
             "t" => &mut t,
             "s" => &mut s,
@@ -83,6 +103,30 @@ pub fn parse_signature_header(value: &str) -> Result<SignatureHeader<'_>, Verify
     })
 }
 
+/// The header as TikTok writes it, `t=<1 to 18 digits>,s=<64 hex digits>`, read straight from
+/// its bytes; `None` for any other form (spaces, other keys, another order, a longer number),
+/// which [`parse_signature_header`] then reads from the header's text. For a header of this
+/// form the two give the same answer (a property test holds them to it); this one skips the
+/// text check of the whole value, the general parse and the number parser.
+fn usual_signature_header(value: &[u8]) -> Option<SignatureHeader<'_>> {
+    let rest = value.strip_prefix(b"t=")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if !(1..=18).contains(&digits) {
+        return None;
+    }
+    let (t, rest) = rest.split_at_checked(digits)?;
+    let hex = rest.strip_prefix(b",s=")?;
+    if hex.len() != 64 || !hex.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    // At most 18 digits: below `i64::MAX`, no overflow.
+    let timestamp = t.iter().fold(0i64, |n, &d| n * 10 + i64::from(d - b'0'));
+    Some(SignatureHeader {
+        timestamp,
+        signature: std::str::from_utf8(hex).ok()?,
+    })
+}
+
 /// Verifies a request's signature and timestamp at `now` against every key (rotation), in
 /// constant time. Checks the body limit first.
 pub fn verify_request(
@@ -93,14 +137,21 @@ pub fn verify_request(
     now: DateTime<Utc>,
 ) -> Result<(), VerifyError> {
     req.check_body_limit(max_body_bytes)?;
-    let header = req.require_header(SIGNATURE_HEADER)?;
-    let parsed = parse_signature_header(header)?;
-    let t = parsed.timestamp.to_string();
+    let value = req
+        .header_value_by(&SIGNATURE_HEADER_NAME, SIGNATURE_HEADER)?
+        .ok_or(VerifyError::MissingHeader {
+            header: SIGNATURE_HEADER,
+        })?;
+    let parsed = match usual_signature_header(value.as_bytes()) {
+        Some(parsed) => parsed,
+        None => parse_signature_header(header_text(value, SIGNATURE_HEADER)?)?,
+    };
+    let mut t = itoa::Buffer::new();
     signature::verify_hex(
         Algorithm::Sha256,
         keys,
         SIGNATURE_HEADER,
-        &[t.as_bytes(), b".", &req.body],
+        &[t.format(parsed.timestamp).as_bytes(), b".", &req.body],
         parsed.signature,
     )?;
     signature::check_window(parsed.timestamp, now, tolerance)
@@ -629,6 +680,87 @@ mod tests {
             );
         }
         assert!(parse_signature_header(&"a".repeat(2000)).is_err());
+    }
+
+    /// The header read with `str::split`, as the parser read it before it went by bytes: the
+    /// oracle of the property test below.
+    fn header_by_split(value: &str) -> Result<SignatureHeader<'_>, VerifyError> {
+        let malformed = |reason| VerifyError::MalformedHeader {
+            header: SIGNATURE_HEADER,
+            reason,
+        };
+        if value.len() > MAX_HEADER_CHARS {
+            return Err(malformed("header too long"));
+        }
+        let (mut t, mut s) = (None, None);
+        for part in value.split(',') {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            let (k, v) = part.split_once('=').ok_or(malformed("part without `=`"))?;
+            let slot = match k.trim() {
+                "t" => &mut t,
+                "s" => &mut s,
+                _ => continue,
+            };
+            if slot.replace(v.trim()).is_some() {
+                return Err(malformed("`t` or `s` given twice"));
+            }
+        }
+        let t = t.ok_or(malformed("no timestamp `t`"))?;
+        let s = s.ok_or(malformed("no signature `s`"))?;
+        Ok(SignatureHeader {
+            timestamp: signature::parse_timestamp(SIGNATURE_HEADER, t)?,
+            signature: s,
+        })
+    }
+
+    #[test]
+    fn the_signed_header_is_read_the_usual_way() {
+        let h = sign(&keys(), 1_700_000_000, b"{}");
+        let usual = usual_signature_header(h.as_bytes()).unwrap();
+        assert_eq!(Ok(usual), parse_signature_header(&h));
+        for other in [
+            "t=1700000000, s=6f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c",
+            "s=6f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c,t=1700000000",
+            "t=,s=6f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c",
+            "t=1700000000,s=6f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1",
+            "t=1700000000,s=6f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1cz",
+            "t=1234567890123456789,s=6f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c",
+        ] {
+            assert_eq!(usual_signature_header(other.as_bytes()), None, "{other}");
+        }
+    }
+
+    proptest::proptest! {
+        /// A header the usual reading takes is text and gets the same answer from the general
+        /// parser; headers close to the usual form (a digit too many, a letter out of place, a
+        /// space, a comma) are generated to find where the two would part.
+        #[test]
+        fn the_usual_header_reading_agrees_with_the_parser(
+            value in proptest::prop_oneof![
+                "t=[0-9]{1,18},s=[0-9a-fA-F]{64}",
+                "t=[0-9]{0,20}[0-9 ,]{0,1},s=[0-9a-fA-F]{60,64}[0-9a-gA-G ,=st\\u{e9}]{0,4}",
+            ]
+        ) {
+            if let Some(usual) = usual_signature_header(value.as_bytes()) {
+                let text = http::HeaderValue::from_str(&value).unwrap();
+                proptest::prop_assert_eq!(header_text(&text, SIGNATURE_HEADER), Ok(value.as_str()));
+                proptest::prop_assert_eq!(Ok(usual), parse_signature_header(&value));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Any header, of the header's own characters and others (non-ASCII spaces too), gets
+        /// the same answer, value or error reason, as the split reading gives.
+        #[test]
+        fn header_parsing_by_bytes_is_the_split_reading(
+            value in "[ts=, 0-9a-fx\\t\u{a0}\u{3000}é]{0,40}"
+        ) {
+            proptest::prop_assert_eq!(parse_signature_header(&value), header_by_split(&value));
+        }
     }
 
     #[test]
