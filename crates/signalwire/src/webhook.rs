@@ -183,32 +183,32 @@ fn hex_digit(b: u8) -> Option<u8> {
     }
 }
 
-/// `+` as a space, `%XX` as the byte (a `%` without two hex digits stays as is), in one pass:
-/// runs without either are copied whole.
+/// `+` as a space, `%XX` as the byte (a `%` without two hex digits stays as is), in one pass.
+///
+/// Byte by byte into a buffer of the input's size (the output is never longer): in chat text
+/// nearly every word ends with an escape (`+`, `%21`, `%C3%A8`), so runs are a few bytes long
+/// and copying each run as a slice cost a call per run, more than the bytes themselves.
 fn decode_component(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.iter().position(|b| *b == b'+' || *b == b'%') {
-        out.extend_from_slice(&rest[..i]);
-        if rest[i] == b'+' {
-            out.push(b' ');
-            rest = &rest[i + 1..];
-            continue;
-        }
-        let hi = rest.get(i + 1).copied().and_then(hex_digit);
-        let lo = rest.get(i + 2).copied().and_then(hex_digit);
-        match (hi, lo) {
-            (Some(h), Some(l)) => {
-                out.push(h << 4 | l);
-                rest = &rest[i + 3..];
-            }
-            _ => {
-                out.push(b'%');
-                rest = &rest[i + 1..];
-            }
-        }
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        i += 1;
+        let byte = match b {
+            b'+' => b' ',
+            b'%' => match (
+                s.get(i).copied().and_then(hex_digit),
+                s.get(i + 1).copied().and_then(hex_digit),
+            ) {
+                (Some(hi), Some(lo)) => {
+                    i += 2;
+                    hi << 4 | lo
+                }
+                _ => b'%',
+            },
+            other => other,
+        };
+        out.push(byte);
     }
-    out.extend_from_slice(rest);
     out
 }
 
@@ -570,6 +570,52 @@ fn text_params(decoded: RawParams) -> Result<(Arc<Params>, Raw)> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// `decode_component` as it was written before it went byte by byte (runs copied as
+    /// slices): the oracle of the property test below.
+    fn decode_by_runs(s: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(s.len());
+        let mut rest = s;
+        while let Some(i) = rest.iter().position(|b| *b == b'+' || *b == b'%') {
+            out.extend_from_slice(&rest[..i]);
+            if rest[i] == b'+' {
+                out.push(b' ');
+                rest = &rest[i + 1..];
+                continue;
+            }
+            let hi = rest.get(i + 1).copied().and_then(hex_digit);
+            let lo = rest.get(i + 2).copied().and_then(hex_digit);
+            match (hi, lo) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    rest = &rest[i + 3..];
+                }
+                _ => {
+                    out.push(b'%');
+                    rest = &rest[i + 1..];
+                }
+            }
+        }
+        out.extend_from_slice(rest);
+        out
+    }
+
+    proptest::proptest! {
+        /// Any component (escapes cut short at the end, bad hex digits, `%%`, bytes that are
+        /// not text) decodes as the run-by-run decoder decoded it.
+        #[test]
+        fn component_decoding_is_the_run_decoding(
+            s in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(b"+%0123456789abcdefABCDEFgz=&".to_vec()),
+                    proptest::num::u8::ANY,
+                ],
+                0..48,
+            )
+        ) {
+            proptest::prop_assert_eq!(decode_component(&s), decode_by_runs(&s));
+        }
+    }
 
     #[test]
     fn variants() {
