@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use omnichannel_core::json::Object;
 use omnichannel_core::signature::{self, Algorithm};
 use omnichannel_core::{
@@ -23,6 +23,11 @@ use crate::model::{ChannelPayload, FrontMessage, FrontRequest, ImportMetadata};
 pub const SIGNATURE_HEADER: &str = "x-front-signature";
 /// The timestamp header.
 pub const TIMESTAMP_HEADER: &str = "x-front-request-timestamp";
+
+/// [`SIGNATURE_HEADER`] and [`TIMESTAMP_HEADER`] as header names, made once (a `&str` is parsed
+/// on every lookup).
+const SIGNATURE_HEADER_NAME: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
+const TIMESTAMP_HEADER_NAME: HeaderName = HeaderName::from_static(TIMESTAMP_HEADER);
 /// Timestamps above this are milliseconds.
 pub const MILLIS_THRESHOLD: i64 = 1_000_000_000_000;
 
@@ -83,8 +88,10 @@ pub fn verify(
     now: DateTime<Utc>,
 ) -> Result<(), VerifyError> {
     req.check_body_limit(config.max_body_bytes)?;
-    let sig = req.require_header(SIGNATURE_HEADER)?;
-    let ts_text = req.require_header(TIMESTAMP_HEADER)?.trim();
+    let sig = req.require_header_by(&SIGNATURE_HEADER_NAME, SIGNATURE_HEADER)?;
+    let ts_text = req
+        .require_header_by(&TIMESTAMP_HEADER_NAME, TIMESTAMP_HEADER)?
+        .trim();
     let ts = signature::parse_timestamp(TIMESTAMP_HEADER, ts_text)?;
     let keys = &config.app_secret;
     let check = |body: &[u8]| {

@@ -29,7 +29,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use omnichannel_core::signature::{self, Algorithm, SigningKeys};
 use omnichannel_core::{Error, Raw, Result, VerifyError, WebhookRequest};
 use sha2::Digest as _;
@@ -40,6 +40,11 @@ use crate::model::{Params, SignalwireEvent};
 pub const SIGNATURE_HEADER: &str = "X-SignalWire-Signature";
 /// The Twilio-compatible alias of the signature header.
 pub const TWILIO_SIGNATURE_HEADER: &str = "X-Twilio-Signature";
+
+/// [`SIGNATURE_HEADER`] and [`TWILIO_SIGNATURE_HEADER`] as header names, made once (a `&str` is
+/// parsed on every lookup).
+const SIGNATURE_HEADER_NAME: HeaderName = HeaderName::from_static("x-signalwire-signature");
+const TWILIO_SIGNATURE_HEADER_NAME: HeaderName = HeaderName::from_static("x-twilio-signature");
 /// The query parameter carrying the SHA-256 of a JSON body.
 pub const BODY_SHA256_PARAM: &str = "bodySHA256";
 
@@ -371,11 +376,17 @@ impl Verifier {
     /// Checks the signature of a request and returns its parameters.
     pub fn verify(&self, req: &WebhookRequest) -> Result<Verified, VerifyError> {
         req.check_body_limit(self.max_body_bytes)?;
-        let (header, sig) = req
-            .first_header_of(&[SIGNATURE_HEADER, TWILIO_SIGNATURE_HEADER])?
-            .ok_or(VerifyError::MissingHeader {
-                header: SIGNATURE_HEADER,
-            })?;
+        // SignalWire's header, else Twilio's (the same answers as `first_header_of` by name,
+        // with the names made once).
+        let (header, sig) = match req.header_by(&SIGNATURE_HEADER_NAME, SIGNATURE_HEADER)? {
+            Some(sig) => (SIGNATURE_HEADER, sig),
+            None => req
+                .header_by(&TWILIO_SIGNATURE_HEADER_NAME, TWILIO_SIGNATURE_HEADER)?
+                .map(|sig| (TWILIO_SIGNATURE_HEADER, sig))
+                .ok_or(VerifyError::MissingHeader {
+                    header: SIGNATURE_HEADER,
+                })?,
+        };
         let url = public_url(&req.url, self.public_base_url.as_deref())?;
         // The URL as given first; its other form (port written or not) only when that fails.
         let variants = || {
