@@ -1,5 +1,6 @@
 //! Helpers for the typed JSON readers of provider crates.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -86,10 +87,114 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     }
 }
 
+/// A JSON string's text, for the typed readers of bodies whose strings are long (a message's
+/// text): [`string_text`] of the value's JSON, which serde_json hands over as a
+/// [`RawValue`](serde_json::value::RawValue) it has checked.
+///
+/// serde_json's own reading of a string with escapes decodes it into a scratch buffer that
+/// grows as it goes (a reallocation at every doubling), then copies it out; this decodes it
+/// once, into a buffer of the right size, and borrows a string without escapes. It reads only
+/// through serde_json's `from_str` and `from_slice` (other deserializers have no raw value):
+/// a value that is not a string, or a string that is not text (a lone surrogate escape), is an
+/// error, as it is for a `String`.
+///
+/// ```
+/// use std::borrow::Cow;
+/// use omnichannel_core::json::Text;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Message<'a> {
+///     #[serde(borrow)]
+///     text: Text<'a>,
+/// }
+///
+/// let m: Message<'_> = serde_json::from_str(r#"{"text": "plain"}"#)?;
+/// assert!(matches!(m.text.0, Cow::Borrowed("plain")));
+/// let m: Message<'_> = serde_json::from_str(r#"{"text": "line\nnext"}"#)?;
+/// assert_eq!(m.text.0, "line\nnext");
+/// assert!(serde_json::from_str::<Message<'_>>(r#"{"text": 5}"#).is_err());
+/// assert!(serde_json::from_str::<Message<'_>>(r#"{"text": "\udc00"}"#).is_err());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text<'a>(pub Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <&'de serde_json::value::RawValue>::deserialize(d)?;
+        string_text(raw.get())
+            .map(Text)
+            .ok_or_else(|| serde::de::Error::custom("expected a JSON string of text"))
+    }
+}
+
+/// The text of a JSON string as serde_json reads it into a `str`, from the string's JSON as it
+/// appears in a document serde_json has read (quotes included, escapes well formed); `None`
+/// for a value that is not a string, or a string serde_json refuses as text (a lone
+/// surrogate). Borrowed when there is nothing to unescape; otherwise decoded into one buffer
+/// of the right size.
+///
+/// ```
+/// use std::borrow::Cow;
+/// use omnichannel_core::json::string_text;
+///
+/// assert_eq!(string_text(r#""plain""#), Some(Cow::Borrowed("plain")));
+/// assert_eq!(string_text(r#""say \"hi\"\n""#).as_deref(), Some("say \"hi\"\n"));
+/// assert_eq!(string_text(r#""\ud800""#), None);
+/// assert_eq!(string_text("5"), None);
+/// ```
+pub fn string_text(raw: &str) -> Option<Cow<'_, str>> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
+        return Some(Cow::Borrowed(inner));
+    }
+    let mut out = String::with_capacity(inner.len());
+    let mut rest = inner;
+    while let Some(i) = memchr::memchr(b'\\', rest.as_bytes()) {
+        out.push_str(rest.get(..i)?);
+        let escape = *rest.as_bytes().get(i + 1)?;
+        // The backslash and the escape's letter are ASCII: `i + 2` is a character boundary.
+        rest = rest.get(i + 2..)?;
+        let c = match escaped_char(escape) {
+            Some(c) => c,
+            None if escape == b'u' => {
+                let (high, after) = hex4(rest)?;
+                rest = after;
+                match high {
+                    0xDC00..=0xDFFF => return None,
+                    0xD800..=0xDBFF => {
+                        let (low, after) = hex4(rest.strip_prefix("\\u")?)?;
+                        if !(0xDC00..=0xDFFF).contains(&low) {
+                            return None;
+                        }
+                        rest = after;
+                        char::from_u32((((high - 0xD800) << 10) | (low - 0xDC00)) + 0x1_0000)?
+                    }
+                    n => char::from_u32(n)?,
+                }
+            }
+            None => return None,
+        };
+        out.push(c);
+    }
+    out.push_str(rest);
+    Some(Cow::Owned(out))
+}
+
+/// The four hex digits of a `\u` escape at the start of `s`, and what follows them.
+fn hex4(s: &str) -> Option<(u32, &str)> {
+    let digits = s.get(..4)?;
+    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some((u32::from_str_radix(digits, 16).ok()?, s.get(4..)?))
+}
+
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
-    use std::borrow::Cow;
+    use serde_json::value::RawValue;
 
     #[derive(Debug, serde::Deserialize)]
     struct Pair<'a> {
@@ -112,5 +217,65 @@ mod tests {
         }
         let nested: Option<Object<Pair<'_>>> = serde_json::from_str("null").unwrap();
         assert!(nested.is_none());
+    }
+
+    /// `string_text(raw)` against serde_json's `String` for a string serde_json reads as a
+    /// JSON value (others are not handed to it).
+    fn check_string_text(raw: &str) {
+        if serde_json::from_str::<&RawValue>(raw).is_err() {
+            return;
+        }
+        let ours = string_text(raw).map(Cow::into_owned);
+        let theirs = raw
+            .starts_with('"')
+            .then(|| serde_json::from_str::<String>(raw).ok())
+            .flatten();
+        assert_eq!(ours, theirs, "{raw}");
+    }
+
+    /// The text decoder gives serde_json's text for every string, and refuses what serde_json
+    /// refuses as text (lone or broken surrogates).
+    #[test]
+    fn string_texts_decode_as_serde_json_does() {
+        let cases = [
+            r#""""#,
+            r#""plain é 🙏""#,
+            r#""a\"b\\c\/d\b\f\n\r\t""#,
+            r#""\u00e9\u00E9\u0000\uffff\u0041\u007f""#,
+            r#""\ud83d\ude4f \uD83D\uDE4F""#,
+            r#""\ud800""#,
+            r#""\udc00""#,
+            r#""x\udfff""#,
+            r#""\ud800\u0041""#,
+            r#""\ud800\ud800""#,
+            r#""\ud800x""#,
+            r#""\ud800\n""#,
+            r#""\\u00e9""#,
+            r#""\"""#,
+            "5",
+            "null",
+            r#"["a"]"#,
+            r#"{"a":"b"}"#,
+        ];
+        for raw in cases {
+            check_string_text(raw);
+        }
+        // Every string of these pieces (serde_json leaves out those that are not JSON).
+        const PIECES: [&str; 18] = [
+            "a", "é", "🙏", "\\\"", "\\\\", "\\/", "\\n", "\\t", "\\u00e9", "\\ud83d", "\\ude4f",
+            "\\uDBFF", "\\u0041", "\\u12", "\\", "\\x", "\u{1}", " ",
+        ];
+        let mut raw = String::new();
+        for n in 0..PIECES.len().pow(3) {
+            raw.clear();
+            raw.push('"');
+            let mut k = n;
+            for _ in 0..3 {
+                raw.push_str(PIECES[k % PIECES.len()]);
+                k /= PIECES.len();
+            }
+            raw.push('"');
+            check_string_text(&raw);
+        }
     }
 }

@@ -18,7 +18,6 @@ use omnichannel_core::{
     AttachmentKind, Capabilities, Channel, ChannelEnv, Clock, Error, Inbound, OutboundMessage,
     Provider, Raw, Result, SendReceipt, SendStatus, VerifyError, WebhookReply, WebhookRequest,
 };
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::api::{
@@ -394,10 +393,8 @@ struct Items {
 struct FastVisitorMessage<'a> {
     #[serde(borrow)]
     visitor: Object<FastVisitor<'a>>,
-    /// The string's JSON, decoded by [`json_string`] (in one buffer of the right size, where
-    /// serde_json grows a scratch buffer and copies it out).
     #[serde(default, borrow)]
-    text: Option<&'a RawValue>,
+    text: Option<json::Text<'a>>,
     #[serde(default)]
     attachments: Option<FastAttachments>,
 }
@@ -495,67 +492,13 @@ fn fast_visitor_message(body: &[u8]) -> Option<(VisitorMessageParts<'_>, &str)> 
         typed: true,
         list,
     });
-    let text_field = match fast.text {
-        Some(raw) => Some(json_string(raw.get())?),
-        None => None,
-    };
+    let text_field = fast.text.map(|json::Text(t)| t);
     let parts = VisitorMessageParts {
         token: visitor.token,
         text: text_field,
         attachments,
     };
     Some((parts, text))
-}
-
-/// The text of a JSON string as serde_json reads it into a `str`, from the string's JSON as it
-/// appears in a document serde_json has read (quotes included, escapes well formed); `None`
-/// for a value that is not a string, or a string serde_json refuses as text (a lone
-/// surrogate). Borrowed when there is nothing to unescape.
-fn json_string(raw: &str) -> Option<Cow<'_, str>> {
-    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
-    if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
-        return Some(Cow::Borrowed(inner));
-    }
-    let mut out = String::with_capacity(inner.len());
-    let mut rest = inner;
-    while let Some(i) = memchr::memchr(b'\\', rest.as_bytes()) {
-        out.push_str(rest.get(..i)?);
-        let escape = *rest.as_bytes().get(i + 1)?;
-        // The backslash and the escape's letter are ASCII: `i + 2` is a character boundary.
-        rest = rest.get(i + 2..)?;
-        let c = match json::escaped_char(escape) {
-            Some(c) => c,
-            None if escape == b'u' => {
-                let (high, after) = hex4(rest)?;
-                rest = after;
-                match high {
-                    0xDC00..=0xDFFF => return None,
-                    0xD800..=0xDBFF => {
-                        let (low, after) = hex4(rest.strip_prefix("\\u")?)?;
-                        if !(0xDC00..=0xDFFF).contains(&low) {
-                            return None;
-                        }
-                        rest = after;
-                        char::from_u32((((high - 0xD800) << 10) | (low - 0xDC00)) + 0x1_0000)?
-                    }
-                    n => char::from_u32(n)?,
-                }
-            }
-            None => return None,
-        };
-        out.push(c);
-    }
-    out.push_str(rest);
-    Some(Cow::Owned(out))
-}
-
-/// The four hex digits of a `\u` escape at the start of `s`, and what follows them.
-fn hex4(s: &str) -> Option<(u32, &str)> {
-    let digits = s.get(..4)?;
-    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    Some((u32::from_str_radix(digits, 16).ok()?, s.get(4..)?))
 }
 
 /// `{"id": <id>}` with `status`, as `serde_json` writes it, without a JSON tree.
@@ -805,66 +748,6 @@ impl Channel for RapidproChannel {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-
-    /// `json_string(raw)` against serde_json's `String` for a string serde_json reads as a
-    /// JSON value (others are not handed to it).
-    fn check_json_string(raw: &str) {
-        if serde_json::from_str::<&RawValue>(raw).is_err() {
-            return;
-        }
-        let ours = json_string(raw).map(Cow::into_owned);
-        let theirs = raw
-            .starts_with('"')
-            .then(|| serde_json::from_str::<String>(raw).ok())
-            .flatten();
-        assert_eq!(ours, theirs, "{raw}");
-    }
-
-    /// The text decoder gives serde_json's text for every string, and refuses what serde_json
-    /// refuses as text (lone or broken surrogates).
-    #[test]
-    fn json_strings_decode_as_serde_json_does() {
-        let cases = [
-            r#""""#,
-            r#""plain é 🙏""#,
-            r#""a\"b\\c\/d\b\f\n\r\t""#,
-            r#""\u00e9\u00E9\u0000\uffff\u0041\u007f""#,
-            r#""\ud83d\ude4f \uD83D\uDE4F""#,
-            r#""\ud800""#,
-            r#""\udc00""#,
-            r#""x\udfff""#,
-            r#""\ud800\u0041""#,
-            r#""\ud800\ud800""#,
-            r#""\ud800x""#,
-            r#""\ud800\n""#,
-            r#""\\u00e9""#,
-            r#""\"""#,
-            "5",
-            "null",
-            r#"["a"]"#,
-            r#"{"a":"b"}"#,
-        ];
-        for raw in cases {
-            check_json_string(raw);
-        }
-        // Every string of these pieces (serde_json leaves out those that are not JSON).
-        const PIECES: [&str; 18] = [
-            "a", "é", "🙏", "\\\"", "\\\\", "\\/", "\\n", "\\t", "\\u00e9", "\\ud83d", "\\ude4f",
-            "\\uDBFF", "\\u0041", "\\u12", "\\", "\\x", "\u{1}", " ",
-        ];
-        let mut raw = String::new();
-        for n in 0..PIECES.len().pow(3) {
-            raw.clear();
-            raw.push('"');
-            let mut k = n;
-            for _ in 0..3 {
-                raw.push_str(PIECES[k % PIECES.len()]);
-                k /= PIECES.len();
-            }
-            raw.push('"');
-            check_json_string(&raw);
-        }
-    }
 
     /// The `{"id": ...}` answer written without a tree is serde_json's, byte for byte, with
     /// the same status and headers (ids needing escapes take serde_json's way).

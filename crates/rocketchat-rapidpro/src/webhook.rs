@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
-use omnichannel_core::json::Object;
+use omnichannel_core::json::{self, Object};
 use omnichannel_core::signature::constant_time_eq;
 use omnichannel_core::{
     Error, ExposeSecret, JsonFault, Raw, SigningKeys, VerifyError, WebhookRequest,
@@ -86,7 +86,7 @@ pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook
     };
     let data = fast.data;
     let event = callback_of(fields, max_attachments, || {
-        Ok(data.map(Option::unwrap_or_default))
+        Ok(data.map(|d| d.map(AgentMessageData::from).unwrap_or_default()))
     })?;
     Ok((event, Raw::parsed_json_text(text)))
 }
@@ -101,8 +101,28 @@ struct FastCallback<'a> {
     #[serde(default, borrow)]
     visitor: Option<Object<FastVisitor<'a>>>,
     /// Absent (`None`), `null` (`Some(None)`) or the data.
-    #[serde(default, deserialize_with = "present")]
-    data: Option<Option<AgentMessageData>>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    data: Option<Option<FastData<'a>>>,
+}
+
+/// [`AgentMessageData`] read the same way (its fields in the same order, unknown ones
+/// skipped), with the text decoded once into a buffer of its size ([`json::Text`]) instead
+/// of serde_json's growing scratch buffer.
+#[derive(serde::Deserialize)]
+struct FastData<'a> {
+    #[serde(default, borrow)]
+    text: Option<json::Text<'a>>,
+    #[serde(default)]
+    attachments: Vec<crate::model::Attachment>,
+}
+
+impl From<FastData<'_>> for AgentMessageData {
+    fn from(d: FastData<'_>) -> Self {
+        AgentMessageData {
+            text: d.text.map(|json::Text(t)| t.into_owned()),
+            attachments: d.attachments,
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -452,6 +472,13 @@ mod tests {
             br#"{"type":"agent-message","ticketID":"t1","data":null}"#,
             br#"{"type":"agent-message","ticketID":"t1"}"#,
             br#"{"type":"agent-message","ticketID":"t1","data":{"text":5}}"#,
+            br#"{"type":"agent-message","ticketID":"t1","data":{"text":"plain"}}"#,
+            br#"{"type":"agent-message","ticketID":"t1","data":{"text":null}}"#,
+            br#"{"type":"agent-message","ticketID":"t1","data":{"text":"\u00e9\ud83d\ude4f\/"}}"#,
+            br#"{"type":"agent-message","ticketID":"t1","data":{"text":"\ud800"}}"#,
+            br#"{"type":"agent-message","ticketID":"t1","data":{"text":"a","text":"b"}}"#,
+            br#"{"type":"agent-message","ticketID":"t1","data":{"Text":"x","other":[1]}}"#,
+            br#"{"type":"agent-message","ticketID":"t1","data":["x",[]]}"#,
             br#"{"type":"agent-message","ticketID":"t1","data":[]}"#,
             br#"{"type":"close-room","ticketID":"t1","visitor":{"token":"v1"},"extra":[1,{"a":null}]}"#,
             br#"{"type":"close-room","ticketID":"t1","visitor":"v1"}"#,
