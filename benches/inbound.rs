@@ -14,6 +14,11 @@
 //! closure `n` times in `run_n` and exits; `INBOUND_PROFILE=list` prints the cases, their body
 //! sizes, and `bound` for the cases that have one.
 //!
+//! `INBOUND_PAIRED=<rounds> cargo bench --bench inbound` measures each case's floor and full
+//! path in alternation instead (see [`paired`]): on a shared machine, where one benchmark of a
+//! Criterion run can meet a slow stretch that its floor did not, the ratio of each round is
+//! taken between measurements a millisecond apart.
+//!
 //! Salesforce's event holds its payload, a second JSON document, in a string, which the floor
 //! (one JSON parse of the event) does not read. Its case also measures the *bound*: the floor
 //! plus a validating scan of that document (`IgnoredAny`, no value built), the least a correct
@@ -487,9 +492,73 @@ fn run_n(run: &Run, n: usize) {
     }
 }
 
+/// `INBOUND_PAIRED=<rounds>`: the floor, the full path (and the bound) of each case measured in
+/// alternation, a batch of about a millisecond each per round, so that a slower stretch of a
+/// shared machine falls on both sides of a ratio instead of on one benchmark. Prints, per case,
+/// the median time per call of each, the median of the rounds' ratios full / floor and its
+/// 10th and 90th percentiles.
+fn paired(rounds: usize) {
+    use std::time::Instant;
+    let rounds = rounds.max(5);
+    let time = |run: &Run, n: usize| {
+        let start = Instant::now();
+        run_n(run, n);
+        start.elapsed().as_secs_f64() * 1e9 / n as f64
+    };
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let pct = |v: &[f64], p: usize| v[(v.len() - 1) * p / 100];
+    println!("| case | floor | full | ratio (median of rounds) | p10 to p90 | bound / floor |");
+    println!("|---|---|---|---|---|---|");
+    for case in cases(|_| true) {
+        let mut runs: Vec<&Run> = vec![&case.floor, &case.full];
+        runs.extend(case.bound.as_ref());
+        // A batch of about a millisecond for each, from a warm-up call count.
+        let batch: Vec<usize> = runs
+            .iter()
+            .map(|r| {
+                let ns = (0..3).map(|_| time(r, 200)).fold(f64::MAX, f64::min);
+                ((1e6 / ns) as usize).max(10)
+            })
+            .collect();
+        let mut per: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); runs.len()];
+        for _ in 0..rounds {
+            for (i, r) in runs.iter().enumerate() {
+                per[i].push(time(r, batch[i]));
+            }
+        }
+        let mut ratios: Vec<f64> = per[1].iter().zip(&per[0]).map(|(f, l)| f / l).collect();
+        let mut bounds: Vec<f64> = per
+            .get(2)
+            .map(|b| b.iter().zip(&per[0]).map(|(b, l)| b / l).collect())
+            .unwrap_or_default();
+        let ratio = median(&mut ratios);
+        let bound = if bounds.is_empty() {
+            String::new()
+        } else {
+            format!("{:.2}", median(&mut bounds))
+        };
+        let (floor, full) = (median(&mut per[0]), median(&mut per[1]));
+        println!(
+            "| {} | {:.2} µs | {:.2} µs | **{ratio:.2}** | {:.2} to {:.2} | {bound} |",
+            case.name,
+            floor / 1e3,
+            full / 1e3,
+            pct(&ratios, 10),
+            pct(&ratios, 90),
+        );
+    }
+}
+
 fn main() {
     if let Ok(spec) = std::env::var("INBOUND_PROFILE") {
         profile(&spec);
+        return;
+    }
+    if let Ok(rounds) = std::env::var("INBOUND_PAIRED") {
+        paired(rounds.parse().unwrap_or(100));
         return;
     }
     let mut c = Criterion::default().configure_from_args();
