@@ -128,6 +128,51 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
+/// A string, borrowed from the text being read when it has no escape to undo, owned otherwise.
+/// (serde's own `Cow<str>` is always owned.) It reads through any deserializer: serde_json,
+/// the one-pass reader of [`nested`], a tree.
+///
+/// ```
+/// use std::borrow::Cow;
+/// use omnichannel_core::json::{CowStr, nested};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Message<'a> {
+///     #[serde(borrow)]
+///     text: CowStr<'a>,
+/// }
+///
+/// let m: Message<'_> = nested::from_str(r#"{"text": "plain"}"#).expect("the usual shape");
+/// assert!(matches!(m.text.0, Cow::Borrowed("plain")));
+/// let m: Message<'_> = serde_json::from_str(r#"{"text": "line\nnext"}"#)?;
+/// assert!(matches!(m.text.0, Cow::Owned(ref t) if t == "line\nnext"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CowStr<'a>(pub Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for CowStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = CowStr<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<CowStr<'a>, E> {
+                Ok(CowStr(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<CowStr<'a>, E> {
+                Ok(CowStr(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<CowStr<'a>, E> {
+                Ok(CowStr(Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(V(PhantomData))
+    }
+}
+
 /// The text of a JSON string as serde_json reads it into a `str`, from the string's JSON as it
 /// appears in a document serde_json has read (quotes included, escapes well formed); `None`
 /// for a value that is not a string, or a string serde_json refuses as text (a lone

@@ -8,7 +8,7 @@
 //! fields. [`from_str`] reads a whole body whose [`InString`] fields hold such documents.
 //!
 //! It is a fast path, not a second JSON parser to trust on its own: it takes texts of the usual
-//! shape and answers `None` for anything else (an array where a value is read, a number with a
+//! shape and answers `None` for anything else (an array where any value or a struct is read, a number with a
 //! fraction or exponent, a repeated field, a syntax error, a lone surrogate, nesting of
 //! [`MAX_DEPTH`] levels or more...). The caller then takes the plain reading (serde_json into
 //! the same types, the string parsed a second time), which gives the exact answer or error.
@@ -707,8 +707,8 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
                 Integer::U(v) => visitor.visit_u64(v),
                 Integer::I(v) => visitor.visit_i64(v),
             },
-            // Arrays (which a derived struct would take field by position) and anything else
-            // are left to the plain reading.
+            // Arrays (which a derived struct would take field by position; a sequence is read
+            // by `deserialize_seq`) and anything else are left to the plain reading.
             _ => Err(NotPlain),
         }
     }
@@ -759,10 +759,60 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
         Ok(value)
     }
 
+    /// An array, for a type that asks for a sequence (a `Vec`, a sequence visitor). A type that
+    /// reads any value ([`deserialize_any`](Deserializer::deserialize_any)), a derived struct
+    /// among them, still leaves an array to the plain reading.
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Res<V::Value> {
+        if self.peek()? != Some(b'[') {
+            return self.deserialize_any(visitor);
+        }
+        self.bump();
+        self.enter()?;
+        let mut items = Items {
+            de: &mut *self,
+            first: true,
+            done: false,
+        };
+        let value = visitor.visit_seq(&mut items)?;
+        // A visitor that stopped before the array's end (serde_json refuses that too).
+        if !items.done {
+            return Err(NotPlain);
+        }
+        self.depth -= 1;
+        Ok(value)
+    }
+
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct seq tuple
+        bytes byte_buf unit unit_struct tuple
         tuple_struct map struct enum identifier
+    }
+}
+
+/// The elements of an array read by [`Reader::deserialize_seq`].
+struct Items<'r, 'de> {
+    de: &'r mut Reader<'de>,
+    first: bool,
+    /// The closing bracket was read.
+    done: bool,
+}
+
+impl<'de> de::SeqAccess<'de> for Items<'_, 'de> {
+    type Error = NotPlain;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Res<Option<T::Value>> {
+        match self.de.peek()? {
+            Some(b']') => {
+                self.de.bump();
+                self.done = true;
+                return Ok(None);
+            }
+            Some(b',') if !self.first => self.de.bump(),
+            _ if self.first => {}
+            _ => return Err(NotPlain),
+        }
+        self.first = false;
+        seed.deserialize(&mut *self.de).map(Some)
     }
 }
 
@@ -950,6 +1000,50 @@ mod tests {
                 levels < MAX_DEPTH
             );
         }
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Listed {
+        id: String,
+        #[serde(default)]
+        list: Vec<User>,
+        #[serde(default)]
+        tags: Option<Vec<String>>,
+    }
+
+    /// Sequences (a `Vec`) are read, empty, nested in objects and with escaped strings, as
+    /// serde_json reads them; broken arrays and arrays where a struct is read are left.
+    #[test]
+    fn sequences_are_read_as_serde_json_reads_them() {
+        let read = [
+            r#"{"id":"m","list":[]}"#,
+            r#"{"id":"m","list":[{"id":"u1"},{"id":"u\"2\"","role":"r"}],"tags":["a","\u00e9",""]}"#,
+            r#"{"id":"m","tags":null,"list":[ {"id":"u1"} , {"id":"u2","x":[1,[2]]} ]}"#,
+            r#"{"id":"m","tags":[]}"#,
+        ];
+        for doc in read {
+            let got: Listed = agree(&literal(doc)).unwrap_or_else(|| panic!("{doc}"));
+            assert_eq!(got.id, "m");
+        }
+        let left = [
+            r#"{"id":"m","list":[{"id":"u1"},]}"#,
+            r#"{"id":"m","list":[,{"id":"u1"}]}"#,
+            r#"{"id":"m","list":[{"id":"u1"} {"id":"u2"}]}"#,
+            r#"{"id":"m","list":[{"id":"u1"}"#,
+            r#"{"id":"m","list":{"id":"u1"}}"#,
+            r#"{"id":"m","list":[["u1"]]}"#,
+            r#"{"id":"m","tags":[1]}"#,
+            r#"{"id":"m","tags":["a\ud800"]}"#,
+        ];
+        for doc in left {
+            assert!(agree::<Listed>(&literal(doc)).is_none(), "{doc}");
+        }
+        let deep = format!(
+            r#"{{"id":"m","tags":{}"a"{}}}"#,
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
+        );
+        assert!(agree::<Listed>(&literal(&deep)).is_none());
     }
 
     #[test]
