@@ -389,12 +389,17 @@ struct Items {
 /// non-empty string, `text` a string or `null`, `attachments` an array or `null` of objects
 /// with a string `type` and a string or `null` `url` (and no other key), no key twice. Such a body passes the
 /// app's validation; any other goes the tree's way.
+///
+/// `T` is the text's type: [`json::CowStr`] for the one-pass reader of [`json::nested`] (the
+/// text decoded as the body is read), [`json::Text`] for serde_json (the text's JSON kept,
+/// then decoded once into a buffer of its size).
 #[derive(serde::Deserialize)]
-struct FastVisitorMessage<'a> {
+#[serde(bound(deserialize = "T: serde::Deserialize<'de>"))]
+struct FastVisitorMessage<'a, T> {
     #[serde(borrow)]
     visitor: Object<FastVisitor<'a>>,
-    #[serde(default, borrow)]
-    text: Option<json::Text<'a>>,
+    #[serde(default)]
+    text: Option<T>,
     #[serde(default)]
     attachments: Option<FastAttachments>,
 }
@@ -480,9 +485,43 @@ fn visitor_message_of_tree<'a>(body: &'a Value) -> VisitorMessageParts<'a> {
 }
 
 /// The fast reading of a `visitor-message` body, when it has the usual shape.
+///
+/// The one-pass reader of [`json::nested`] takes a body without attachments (it leaves arrays
+/// to serde_json) and answers as serde_json does for the bodies it takes (a test holds the two
+/// readings to the same parts); serde_json reads the others.
 fn fast_visitor_message(body: &[u8]) -> Option<(VisitorMessageParts<'_>, &str)> {
     let text = std::str::from_utf8(body).ok()?;
-    let Object(fast) = serde_json::from_str::<Object<FastVisitorMessage<'_>>>(text).ok()?;
+    let fast = visitor_message_by_nested(text).or_else(|| visitor_message_by_serde(text))?;
+    Some((parts_of_fast(fast)?, text))
+}
+
+/// A text read as its JSON string reads.
+type FastText<'a> = FastVisitorMessage<'a, Cow<'a, str>>;
+
+/// [`FastVisitorMessage`] by the one-pass reader, the text decoded as it is read.
+fn visitor_message_by_nested(text: &str) -> Option<FastText<'_>> {
+    let Object(f) =
+        json::nested::from_str::<Object<FastVisitorMessage<'_, json::CowStr<'_>>>>(text)?;
+    Some(FastVisitorMessage {
+        visitor: f.visitor,
+        text: f.text.map(|json::CowStr(t)| t),
+        attachments: f.attachments,
+    })
+}
+
+/// [`FastVisitorMessage`] by serde_json, the text kept as its JSON and decoded once.
+fn visitor_message_by_serde(text: &str) -> Option<FastText<'_>> {
+    let Object(f) =
+        serde_json::from_str::<Object<FastVisitorMessage<'_, json::Text<'_>>>>(text).ok()?;
+    Some(FastVisitorMessage {
+        visitor: f.visitor,
+        text: f.text.map(|json::Text(t)| t),
+        attachments: f.attachments,
+    })
+}
+
+/// The parts of a body read the fast way; `None` (the tree's way) for an empty token.
+fn parts_of_fast(fast: FastText<'_>) -> Option<VisitorMessageParts<'_>> {
     let Object(visitor) = fast.visitor;
     if visitor.token.is_empty() {
         return None;
@@ -492,13 +531,11 @@ fn fast_visitor_message(body: &[u8]) -> Option<(VisitorMessageParts<'_>, &str)> 
         typed: true,
         list,
     });
-    let text_field = fast.text.map(|json::Text(t)| t);
-    let parts = VisitorMessageParts {
+    Some(VisitorMessageParts {
         token: visitor.token,
-        text: text_field,
+        text: fast.text,
         attachments,
-    };
-    Some((parts, text))
+    })
 }
 
 /// `{"id": <id>}` with `status`, as `serde_json` writes it, without a JSON tree.
@@ -820,6 +857,60 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(body)
             );
+        }
+        // Where the one-pass reader answers, serde_json's reading gives the same parts; it
+        // answers for the usual body (text, no attachments).
+        let all = taken
+            .iter()
+            .map(|b| b.as_bytes())
+            .chain(left.iter().copied());
+        for body in all {
+            let Ok(text) = std::str::from_utf8(body) else {
+                continue;
+            };
+            if let Some(nested) = visitor_message_by_nested(text) {
+                assert_eq!(
+                    parts_of_fast(nested),
+                    visitor_message_by_serde(text).and_then(parts_of_fast),
+                    "{text}"
+                );
+            }
+        }
+        assert!(visitor_message_by_nested(taken[0]).is_some());
+        assert!(visitor_message_by_nested(taken[1]).is_some());
+        assert!(visitor_message_by_nested(taken[7]).is_some());
+        assert!(visitor_message_by_nested(MUTATED).is_some());
+    }
+
+    /// A visitor message with text and attachments, mutated by one character.
+    const MUTATED: &str = r#"{"visitor":{"token":"v\u00e91"},"text":"hi \"you\"\n é 🙏 \ud83d\ude4f","attachments":[{"type":"image/png","url":"https:\/\/x.test/a"},{"url":null,"type":"document/pdf"}],"x":[1,{"a":null}]}"#;
+
+    proptest::proptest! {
+        /// Wherever the one-pass reader answers for a mutated body, serde_json's reading gives
+        /// the same parts.
+        #[test]
+        fn mutated_visitor_messages_read_the_same_both_ways(
+            at in 0usize..200,
+            op in 0u8..3,
+            with in proptest::sample::select(vec!['"', '\\', '{', '}', '[', ']', ':', ',', '0', 'e', 'u', 'n', ' ', 'é']),
+        ) {
+            let mut m: Vec<char> = MUTATED.chars().collect();
+            let i = at % m.len();
+            match op {
+                0 => m[i] = with,
+                1 => {
+                    m.remove(i);
+                }
+                _ => m.insert(i, m[i]),
+            }
+            let m: String = m.into_iter().collect();
+            if let Some(nested) = visitor_message_by_nested(&m) {
+                proptest::prop_assert_eq!(
+                    parts_of_fast(nested),
+                    visitor_message_by_serde(&m).and_then(parts_of_fast),
+                    "{}", m
+                );
+            }
         }
     }
 }
