@@ -66,9 +66,9 @@ pub fn verify_token(req: &WebhookRequest, keys: &SigningKeys) -> Result<(), Veri
 /// not an object: no token) and mailroom's exact error reasons.
 pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook, Raw), Error> {
     let fast = std::str::from_utf8(body).ok().and_then(|text| {
-        serde_json::from_str::<Object<FastCallback<'_>>>(text)
-            .ok()
-            .map(|Object(fast)| (fast, text))
+        callback_by_nested(text)
+            .or_else(|| callback_by_serde(text))
+            .map(|fast| (fast, text))
     });
     let Some((fast, text)) = fast else {
         let raw: Value =
@@ -86,14 +86,34 @@ pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook
     };
     let data = fast.data;
     let event = callback_of(fields, max_attachments, || {
-        Ok(data.map(|d| d.map(AgentMessageData::from).unwrap_or_default()))
+        Ok(data.map(|d| d.map(FastData::into_data).unwrap_or_default()))
     })?;
     Ok((event, Raw::parsed_json_text(text)))
 }
 
-/// An app webhook of the usual shape, read without a tree (see [`parse_callback`]).
+/// A callback's text read as its JSON string reads.
+type FastText<'a> = FastCallback<'a, Cow<'a, str>>;
+
+/// [`FastCallback`] by core's one-pass reader (the text decoded as it is read); `None` for the
+/// shapes it leaves, which serde_json reads. Where it answers, serde_json's reading gives the
+/// same callback (tests hold the two to it).
+fn callback_by_nested(text: &str) -> Option<FastText<'_>> {
+    let Object(f) = json::nested::from_str::<Object<FastCallback<'_, json::CowStr<'_>>>>(text)?;
+    Some(f.map_text(|json::CowStr(t)| t))
+}
+
+/// [`FastCallback`] by serde_json, the text kept as its JSON and decoded once into a buffer of
+/// its size ([`json::Text`]) instead of serde_json's growing scratch buffer.
+fn callback_by_serde(text: &str) -> Option<FastText<'_>> {
+    let Object(f) = serde_json::from_str::<Object<FastCallback<'_, json::Text<'_>>>>(text).ok()?;
+    Some(f.map_text(|json::Text(t)| t))
+}
+
+/// An app webhook of the usual shape, read without a tree (see [`parse_callback`]); `T` is
+/// the type its text is read as.
 #[derive(serde::Deserialize)]
-struct FastCallback<'a> {
+#[serde(bound(deserialize = "T: serde::Deserialize<'de>"))]
+struct FastCallback<'a, T> {
     #[serde(rename = "type", default, borrow)]
     kind: Option<Cow<'a, str>>,
     #[serde(rename = "ticketID", default, borrow)]
@@ -101,26 +121,43 @@ struct FastCallback<'a> {
     #[serde(default, borrow)]
     visitor: Option<Object<FastVisitor<'a>>>,
     /// Absent (`None`), `null` (`Some(None)`) or the data.
-    #[serde(default, borrow, deserialize_with = "present")]
-    data: Option<Option<FastData<'a>>>,
+    #[serde(default, deserialize_with = "present")]
+    data: Option<Option<FastData<T>>>,
+}
+
+impl<'a, T> FastCallback<'a, T> {
+    /// The same callback with its text made a `U`.
+    fn map_text<U>(self, f: impl Fn(T) -> U) -> FastCallback<'a, U> {
+        FastCallback {
+            kind: self.kind,
+            ticket_id: self.ticket_id,
+            visitor: self.visitor,
+            data: self.data.map(|d| {
+                d.map(|d| FastData {
+                    text: d.text.map(&f),
+                    attachments: d.attachments,
+                })
+            }),
+        }
+    }
 }
 
 /// [`AgentMessageData`] read the same way (its fields in the same order, unknown ones
-/// skipped), with the text decoded once into a buffer of its size ([`json::Text`]) instead
-/// of serde_json's growing scratch buffer.
+/// skipped), its text read as a `T`.
 #[derive(serde::Deserialize)]
-struct FastData<'a> {
-    #[serde(default, borrow)]
-    text: Option<json::Text<'a>>,
+#[serde(bound(deserialize = "T: serde::Deserialize<'de>"))]
+struct FastData<T> {
+    #[serde(default)]
+    text: Option<T>,
     #[serde(default)]
     attachments: Vec<crate::model::Attachment>,
 }
 
-impl From<FastData<'_>> for AgentMessageData {
-    fn from(d: FastData<'_>) -> Self {
+impl FastData<Cow<'_, str>> {
+    fn into_data(self) -> AgentMessageData {
         AgentMessageData {
-            text: d.text.map(|json::Text(t)| t.into_owned()),
-            attachments: d.attachments,
+            text: self.text.map(Cow::into_owned),
+            attachments: self.attachments,
         }
     }
 }
@@ -462,6 +499,51 @@ mod tests {
 
     const APP: &str = "684202ed-1461-4983-9ea7-fde74b15026c";
 
+    /// Where the one-pass reader answers for `text`, serde_json's reading gives the same
+    /// callback.
+    fn assert_read_the_same_both_ways(text: &str) {
+        let Some(nested) = callback_by_nested(text) else {
+            return;
+        };
+        let serde = callback_by_serde(text).expect("serde_json reads it too");
+        assert_eq!(nested.kind, serde.kind, "{text}");
+        assert_eq!(nested.ticket_id, serde.ticket_id, "{text}");
+        assert_eq!(
+            nested.visitor.map(|Object(v)| v.token),
+            serde.visitor.map(|Object(v)| v.token),
+            "{text}"
+        );
+        let data =
+            |d: Option<Option<FastData<Cow<'_, str>>>>| d.map(|d| d.map(FastData::into_data));
+        assert_eq!(data(nested.data), data(serde.data), "{text}");
+    }
+
+    /// An agent message with text and attachments, mutated by one character below.
+    const MUTATED: &str = r#"{"type":"agent-message","ticketID":"t\u00e91","visitor":{"token":"v1","x":[1]},"data":{"text":"hi \"you\"\n é \ud83d\ude4f","attachments":[{"type":"image/png","url":"https:\/\/x.test/a"},{"url":"u","type":"document/pdf"}]}}"#;
+
+    proptest::proptest! {
+        /// Wherever the one-pass reader answers for a mutated callback, serde_json's reading
+        /// gives the same callback.
+        #[test]
+        fn mutated_callbacks_read_the_same_both_ways(
+            at in 0usize..220,
+            op in 0u8..3,
+            with in proptest::sample::select(vec!['"', '\\', '{', '}', '[', ']', ':', ',', '0', 'e', 'u', 'n', ' ', 'é']),
+        ) {
+            let mut m: Vec<char> = MUTATED.chars().collect();
+            let i = at % m.len();
+            match op {
+                0 => m[i] = with,
+                1 => {
+                    m.remove(i);
+                }
+                _ => m.insert(i, m[i]),
+            }
+            let m: String = m.into_iter().collect();
+            assert_read_the_same_both_ways(&m);
+        }
+    }
+
     /// The one-pass reading of a callback and the tree reading agree on every body: the same
     /// webhook, or the same error reason.
     #[test]
@@ -512,7 +594,13 @@ mod tests {
                 let as_json: Value = serde_json::from_slice(body).unwrap();
                 assert_eq!(raw, &as_json, "{label}");
             }
+            if let Ok(text) = std::str::from_utf8(body) {
+                assert_read_the_same_both_ways(text);
+            }
         }
+        let usual = br#"{"type":"agent-message","ticketID":"t1","visitor":{"token":"v1"},"data":{"text":"hi \"there\"\n","attachments":[{"type":"image/png","url":"https://x.test/a.png"}]}}"#;
+        assert!(callback_by_nested(std::str::from_utf8(usual).unwrap()).is_some());
+        assert!(callback_by_nested(MUTATED).is_some());
     }
 
     #[test]
