@@ -131,6 +131,31 @@ pub mod sender;
 mod validate;
 pub mod webhook;
 
+/// Helpers of this crate's unit tests.
+#[cfg(test)]
+mod test_support {
+    /// The characters a mutation puts into a JSON body: JSON's structure, escapes, number and
+    /// word letters, a space, a non-ASCII letter.
+    pub(crate) const MUTATION_CHARS: [char; 14] = [
+        '"', '\\', '{', '}', '[', ']', ':', ',', '0', 'e', 'u', 'n', ' ', 'é',
+    ];
+
+    /// `base` with one character changed (`op` 0), removed (1) or doubled (2) at `at` (taken
+    /// modulo its length).
+    pub(crate) fn mutated(base: &str, at: usize, op: u8, with: char) -> String {
+        let mut m: Vec<char> = base.chars().collect();
+        let i = at % m.len();
+        match op {
+            0 => m[i] = with,
+            1 => {
+                m.remove(i);
+            }
+            _ => m.insert(i, m[i]),
+        }
+        m.into_iter().collect()
+    }
+}
+
 use std::sync::Arc;
 
 use omnichannel_core::{

@@ -892,18 +892,9 @@ mod tests {
         fn mutated_visitor_messages_read_the_same_both_ways(
             at in 0usize..200,
             op in 0u8..3,
-            with in proptest::sample::select(vec!['"', '\\', '{', '}', '[', ']', ':', ',', '0', 'e', 'u', 'n', ' ', 'é']),
+            with in proptest::sample::select(crate::test_support::MUTATION_CHARS.to_vec()),
         ) {
-            let mut m: Vec<char> = MUTATED.chars().collect();
-            let i = at % m.len();
-            match op {
-                0 => m[i] = with,
-                1 => {
-                    m.remove(i);
-                }
-                _ => m.insert(i, m[i]),
-            }
-            let m: String = m.into_iter().collect();
+            let m = crate::test_support::mutated(MUTATED, at, op, with);
             if let Some(nested) = visitor_message_by_nested(&m) {
                 proptest::prop_assert_eq!(
                     parts_of_fast(nested),

@@ -528,18 +528,9 @@ mod tests {
         fn mutated_callbacks_read_the_same_both_ways(
             at in 0usize..220,
             op in 0u8..3,
-            with in proptest::sample::select(vec!['"', '\\', '{', '}', '[', ']', ':', ',', '0', 'e', 'u', 'n', ' ', 'é']),
+            with in proptest::sample::select(crate::test_support::MUTATION_CHARS.to_vec()),
         ) {
-            let mut m: Vec<char> = MUTATED.chars().collect();
-            let i = at % m.len();
-            match op {
-                0 => m[i] = with,
-                1 => {
-                    m.remove(i);
-                }
-                _ => m.insert(i, m[i]),
-            }
-            let m: String = m.into_iter().collect();
+            let m = crate::test_support::mutated(MUTATED, at, op, with);
             assert_read_the_same_both_ways(&m);
         }
     }

@@ -529,6 +529,25 @@ impl<'de> Reader<'de> {
         Ok(())
     }
 
+    /// Reads the members of an object or the elements of an array, its opening byte read, with
+    /// `visit`, one level deeper; `visit` must read up to the closing byte (serde_json refuses
+    /// a visitor that stops before it too).
+    #[inline]
+    fn members<T>(&mut self, visit: impl FnOnce(&mut Members<'_, 'de>) -> Res<T>) -> Res<T> {
+        self.enter()?;
+        let mut members = Members {
+            de: &mut *self,
+            first: true,
+            done: false,
+        };
+        let value = visit(&mut members)?;
+        if !members.done {
+            return Err(NotPlain);
+        }
+        self.depth -= 1;
+        Ok(value)
+    }
+
     /// Checks and skips one value (for fields the type does not read).
     fn skip_value(&mut self) -> Res<()> {
         match self.peek()?.ok_or(NotPlain)? {
@@ -674,19 +693,7 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
             }
             b'{' => {
                 self.bump();
-                self.enter()?;
-                let mut fields = Fields {
-                    de: &mut *self,
-                    first: true,
-                    done: false,
-                };
-                let value = visitor.visit_map(&mut fields)?;
-                // A visitor that stopped before the object's end (serde_json refuses that too).
-                if !fields.done {
-                    return Err(NotPlain);
-                }
-                self.depth -= 1;
-                Ok(value)
+                self.members(|m| visitor.visit_map(m))
             }
             b't' => {
                 self.bump();
@@ -767,19 +774,7 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
             return self.deserialize_any(visitor);
         }
         self.bump();
-        self.enter()?;
-        let mut items = Items {
-            de: &mut *self,
-            first: true,
-            done: false,
-        };
-        let value = visitor.visit_seq(&mut items)?;
-        // A visitor that stopped before the array's end (serde_json refuses that too).
-        if !items.done {
-            return Err(NotPlain);
-        }
-        self.depth -= 1;
-        Ok(value)
+        self.members(|m| visitor.visit_seq(m))
     }
 
     serde::forward_to_deserialize_any! {
@@ -789,56 +784,51 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
     }
 }
 
-/// The elements of an array read by [`Reader::deserialize_seq`].
-struct Items<'r, 'de> {
+/// The members of an object, or the elements of an array, read one by one.
+struct Members<'r, 'de> {
     de: &'r mut Reader<'de>,
     first: bool,
-    /// The closing bracket was read.
+    /// The closing brace or bracket was read.
     done: bool,
 }
 
-impl<'de> de::SeqAccess<'de> for Items<'_, 'de> {
-    type Error = NotPlain;
-
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Res<Option<T::Value>> {
+impl Members<'_, '_> {
+    /// Past the comma before the next member: `false` at the closing `close` (then read).
+    #[inline]
+    fn next(&mut self, close: u8) -> Res<bool> {
         match self.de.peek()? {
-            Some(b']') => {
+            Some(b) if b == close => {
                 self.de.bump();
                 self.done = true;
-                return Ok(None);
+                return Ok(false);
             }
             Some(b',') if !self.first => self.de.bump(),
             _ if self.first => {}
             _ => return Err(NotPlain),
         }
         self.first = false;
+        Ok(true)
+    }
+}
+
+impl<'de> de::SeqAccess<'de> for Members<'_, 'de> {
+    type Error = NotPlain;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Res<Option<T::Value>> {
+        if !self.next(b']')? {
+            return Ok(None);
+        }
         seed.deserialize(&mut *self.de).map(Some)
     }
 }
 
-/// The members of a document object.
-struct Fields<'r, 'de> {
-    de: &'r mut Reader<'de>,
-    first: bool,
-    /// The closing brace was read.
-    done: bool,
-}
-
-impl<'de> MapAccess<'de> for Fields<'_, 'de> {
+impl<'de> MapAccess<'de> for Members<'_, 'de> {
     type Error = NotPlain;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Res<Option<K::Value>> {
-        match self.de.peek()? {
-            Some(b'}') => {
-                self.de.bump();
-                self.done = true;
-                return Ok(None);
-            }
-            Some(b',') if !self.first => self.de.bump(),
-            _ if self.first => {}
-            _ => return Err(NotPlain),
+        if !self.next(b'}')? {
+            return Ok(None);
         }
-        self.first = false;
         self.de.expect(b'"')?;
         let key = self.de.string()?;
         self.de.expect(b':')?;
