@@ -194,45 +194,54 @@ pub fn string_text(raw: &str) -> Option<Cow<'_, str>> {
         return Some(Cow::Borrowed(inner));
     }
     let mut out = String::with_capacity(inner.len());
-    let mut rest = inner;
-    while let Some(i) = memchr::memchr(b'\\', rest.as_bytes()) {
-        out.push_str(rest.get(..i)?);
-        let escape = *rest.as_bytes().get(i + 1)?;
-        // The backslash and the escape's letter are ASCII: `i + 2` is a character boundary.
-        rest = rest.get(i + 2..)?;
-        let c = match escaped_char(escape) {
-            Some(c) => c,
-            None if escape == b'u' => {
-                let (high, after) = hex4(rest)?;
-                rest = after;
-                match high {
-                    0xDC00..=0xDFFF => return None,
-                    0xD800..=0xDBFF => {
-                        let (low, after) = hex4(rest.strip_prefix("\\u")?)?;
-                        if !(0xDC00..=0xDFFF).contains(&low) {
-                            return None;
-                        }
-                        rest = after;
-                        char::from_u32((((high - 0xD800) << 10) | (low - 0xDC00)) + 0x1_0000)?
-                    }
-                    n => char::from_u32(n)?,
-                }
-            }
-            None => return None,
-        };
+    let mut at = 0;
+    while let Some(i) = memchr::memchr(b'\\', inner.as_bytes().get(at..)?) {
+        out.push_str(inner.get(at..at + i)?);
+        // An escape is ASCII: the byte after it is a character boundary.
+        let (c, len) = escape_at(inner.as_bytes(), at + i)?;
         out.push(c);
+        at += i + len;
     }
-    out.push_str(rest);
+    out.push_str(inner.get(at..)?);
     Some(Cow::Owned(out))
 }
 
-/// The four hex digits of a `\u` escape at the start of `s`, and what follows them.
-fn hex4(s: &str) -> Option<(u32, &str)> {
-    let digits = s.get(..4)?;
-    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+/// The character the JSON escape at `at` (a `\`) in `text` stands for, and the escape's length
+/// in bytes; `None` for an escape JSON does not allow, or a lone surrogate (which serde_json
+/// refuses as text).
+#[inline]
+pub(crate) fn escape_at(text: &[u8], at: usize) -> Option<(char, usize)> {
+    let letter = *text.get(at + 1)?;
+    if let Some(c) = escaped_char(letter) {
+        return Some((c, 2));
+    }
+    if letter != b'u' {
         return None;
     }
-    Some((u32::from_str_radix(digits, 16).ok()?, s.get(4..)?))
+    let hi = hex4(text.get(at + 2..at + 6)?)?;
+    if !(0xD800..0xE000).contains(&hi) {
+        return Some((char::from_u32(hi)?, 6));
+    }
+    if text.get(at + 6..at + 8) != Some(b"\\u") {
+        return None;
+    }
+    Some((surrogate_pair(hi, hex4(text.get(at + 8..at + 12)?)?)?, 12))
+}
+
+/// The value of the hex digits of a `\u` escape.
+#[inline]
+pub(crate) fn hex4(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |v, &b| {
+        Some((v << 4) | u32::from(crate::signature::hex_digit(b)?))
+    })
+}
+
+/// The character a surrogate pair stands for, if `hi` and `lo` are one.
+pub(crate) fn surrogate_pair(hi: u32, lo: u32) -> Option<char> {
+    if !(0xD800..0xDC00).contains(&hi) || !(0xDC00..0xE000).contains(&lo) {
+        return None;
+    }
+    char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
 }
 
 #[cfg(test)]

@@ -252,6 +252,22 @@ fn decode_hex_into<'b>(
     Ok(bytes)
 }
 
+/// The value of a hex digit, either case (`b'a'` and `b'A'`: 10); `None` for any other byte.
+///
+/// ```
+/// use omnichannel_core::signature::hex_digit;
+///
+/// assert_eq!(hex_digit(b'7'), Some(7));
+/// assert_eq!(hex_digit(b'f'), Some(15));
+/// assert_eq!(hex_digit(b'F'), Some(15));
+/// assert_eq!(hex_digit(b'g'), None);
+/// ```
+#[inline]
+pub fn hex_digit(b: u8) -> Option<u8> {
+    let v = HEX_VALUE[usize::from(b)];
+    (v & NOT_HEX == 0).then_some(v)
+}
+
 /// Marks a byte that is not a hex digit in [`HEX_VALUE`].
 const NOT_HEX: u8 = 0x80;
 

@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use omnichannel_core::signature::{self, Algorithm, SigningKeys};
+use omnichannel_core::signature::{self, Algorithm, SigningKeys, hex_digit};
 use omnichannel_core::{Error, Raw, Result, VerifyError, WebhookRequest};
 use sha2::Digest as _;
 
@@ -176,15 +176,6 @@ pub fn public_url(request_url: &str, public_base: Option<&str>) -> Result<String
         Ok(format!("{scheme}://{authority}{path_and_query}"))
     } else {
         Ok(format!("{scheme}://{authority}{prefix}{path_and_query}"))
-    }
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }
 

@@ -172,23 +172,6 @@ struct Reader<'de> {
     scratch: String,
 }
 
-fn hex_value(b: u8) -> Res<u32> {
-    match b {
-        b'0'..=b'9' => Ok(u32::from(b - b'0')),
-        b'a'..=b'f' => Ok(u32::from(b - b'a' + 10)),
-        b'A'..=b'F' => Ok(u32::from(b - b'A' + 10)),
-        _ => Err(NotPlain),
-    }
-}
-
-/// The character a surrogate pair stands for, if `hi` and `lo` are one.
-fn surrogate_pair(hi: u32, lo: u32) -> Res<char> {
-    if !(0xD800..0xDC00).contains(&hi) || !(0xDC00..0xE000).contains(&lo) {
-        return Err(NotPlain);
-    }
-    char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)).ok_or(NotPlain)
-}
-
 /// The index of the first byte of `s` that ends a run of a JSON string's plain characters: a
 /// quote, a `\` or a control character (which strings must escape); `None` if there is none.
 ///
@@ -237,33 +220,10 @@ impl<'de> Reader<'de> {
         self.src.as_bytes()
     }
 
-    /// Four hex digits of the text at `at`.
-    fn text_hex4(&self, at: usize) -> Res<u32> {
-        let digits = self.bytes().get(at..at + 4).ok_or(NotPlain)?;
-        digits
-            .iter()
-            .try_fold(0u32, |acc, &b| Ok((acc << 4) | hex_value(b)?))
-    }
-
     /// The character the text's escape at `at` (a `\`) stands for, and its length.
     #[inline(never)]
     fn escape_at(&self, at: usize) -> Res<(char, usize)> {
-        let b = self.bytes();
-        let letter = *b.get(at + 1).ok_or(NotPlain)?;
-        if let Some(c) = super::escaped_char(letter) {
-            return Ok((c, 2));
-        }
-        if letter != b'u' {
-            return Err(NotPlain);
-        }
-        let hi = self.text_hex4(at + 2)?;
-        if !(0xD800..0xE000).contains(&hi) {
-            return Ok((char::from_u32(hi).ok_or(NotPlain)?, 6));
-        }
-        if b.get(at + 6..at + 8) != Some(b"\\u") {
-            return Err(NotPlain);
-        }
-        Ok((surrogate_pair(hi, self.text_hex4(at + 8)?)?, 12))
+        super::escape_at(self.bytes(), at).ok_or(NotPlain)
     }
 
     /// The unit at the reader's position outside strings and the bytes it takes; `None` at the
@@ -456,13 +416,14 @@ impl<'de> Reader<'de> {
         if self.next_ascii()? != b'\\' || self.next_ascii()? != b'u' {
             return Err(NotPlain);
         }
-        surrogate_pair(hi, self.document_hex4()?)
+        super::surrogate_pair(hi, self.document_hex4()?).ok_or(NotPlain)
     }
 
     fn document_hex4(&mut self) -> Res<u32> {
         let mut v = 0u32;
         for _ in 0..4 {
-            v = (v << 4) | hex_value(self.next_ascii()?)?;
+            let digit = crate::signature::hex_digit(self.next_ascii()?).ok_or(NotPlain)?;
+            v = (v << 4) | u32::from(digit);
         }
         Ok(v)
     }
