@@ -131,9 +131,32 @@ impl WebhookRequest {
         &self,
         names: &[&'static str],
     ) -> Result<Option<(&'static str, &str)>, VerifyError> {
-        for name in names {
-            if let Some(v) = self.header(name)? {
-                return Ok(Some((name, v)));
+        self.first_header_by(names.iter().map(|&name| (name, name)))
+    }
+
+    /// [`WebhookRequest::first_header_of`] for headers given as [`HeaderName`]s (constants) or
+    /// strings, each with the label that names it in errors and in the answer. The same answers.
+    ///
+    /// ```
+    /// use http::{HeaderMap, HeaderName, HeaderValue, Method};
+    /// use omnichannel_core::{VerifyError, WebhookRequest};
+    ///
+    /// const MAIN: HeaderName = HeaderName::from_static("x-main-signature");
+    /// const ALIAS: HeaderName = HeaderName::from_static("x-alias-signature");
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(ALIAS, HeaderValue::from_static("abc"));
+    /// let req = WebhookRequest::new(Method::POST, "https://example.test/hook", headers, "".into());
+    /// let names = [(&MAIN, "X-Main-Signature"), (&ALIAS, "X-Alias-Signature")];
+    /// assert_eq!(req.first_header_by(names)?, Some(("X-Alias-Signature", "abc")));
+    /// # Ok::<(), VerifyError>(())
+    /// ```
+    pub fn first_header_by<N: http::header::AsHeaderName>(
+        &self,
+        names: impl IntoIterator<Item = (N, &'static str)>,
+    ) -> Result<Option<(&'static str, &str)>, VerifyError> {
+        for (name, label) in names {
+            if let Some(v) = self.header_by(name, label)? {
+                return Ok(Some((label, v)));
             }
         }
         Ok(None)

@@ -367,17 +367,14 @@ impl Verifier {
     /// Checks the signature of a request and returns its parameters.
     pub fn verify(&self, req: &WebhookRequest) -> Result<Verified, VerifyError> {
         req.check_body_limit(self.max_body_bytes)?;
-        // SignalWire's header, else Twilio's (the same answers as `first_header_of` by name,
-        // with the names made once).
-        let (header, sig) = match req.header_by(&SIGNATURE_HEADER_NAME, SIGNATURE_HEADER)? {
-            Some(sig) => (SIGNATURE_HEADER, sig),
-            None => req
-                .header_by(&TWILIO_SIGNATURE_HEADER_NAME, TWILIO_SIGNATURE_HEADER)?
-                .map(|sig| (TWILIO_SIGNATURE_HEADER, sig))
-                .ok_or(VerifyError::MissingHeader {
-                    header: SIGNATURE_HEADER,
-                })?,
-        };
+        let (header, sig) = req
+            .first_header_by([
+                (&SIGNATURE_HEADER_NAME, SIGNATURE_HEADER),
+                (&TWILIO_SIGNATURE_HEADER_NAME, TWILIO_SIGNATURE_HEADER),
+            ])?
+            .ok_or(VerifyError::MissingHeader {
+                header: SIGNATURE_HEADER,
+            })?;
         let url = public_url(&req.url, self.public_base_url.as_deref())?;
         // The URL as given first; its other form (port written or not) only when that fails.
         let variants = || {
