@@ -237,7 +237,12 @@ impl Inner {
     /// The channel mounted at a path's provider and name segments.
     pub(crate) fn lookup(&self, provider: &str, name: &str) -> Option<(Provider, &Arc<Mounted>)> {
         let p: Provider = provider.parse().ok()?;
-        self.channels.get(&p)?.get(name).map(|m| (p, m))
+        self.mounted(p, name).map(|m| (p, m))
+    }
+
+    /// The channel of `provider` mounted under `name`.
+    fn mounted(&self, provider: Provider, name: &str) -> Option<&Arc<Mounted>> {
+        self.channels.get(&provider)?.get(name)
     }
 }
 
@@ -305,9 +310,7 @@ impl Gateway {
     pub fn webhook_url(&self, provider: Provider, name: &str) -> String {
         if let Some(public) = self
             .inner
-            .channels
-            .get(&provider)
-            .and_then(|by_name| by_name.get(name))
+            .mounted(provider, name)
             .and_then(|m| m.public_url.as_ref())
         {
             return public.clone();
