@@ -128,6 +128,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
+impl<'a> From<Text<'a>> for Cow<'a, str> {
+    fn from(Text(text): Text<'a>) -> Self {
+        text
+    }
+}
+
 /// A string, borrowed from the text being read when it has no escape to undo, owned otherwise.
 /// (serde's own `Cow<str>` is always owned.) It reads through any deserializer: serde_json,
 /// the one-pass reader of [`nested`], a tree.
@@ -170,6 +176,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for CowStr<'a> {
             }
         }
         d.deserialize_str(V(PhantomData))
+    }
+}
+
+impl<'a> From<CowStr<'a>> for Cow<'a, str> {
+    fn from(CowStr(text): CowStr<'a>) -> Self {
+        text
     }
 }
 

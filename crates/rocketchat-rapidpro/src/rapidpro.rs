@@ -502,22 +502,25 @@ type FastText<'a> = FastVisitorMessage<'a, Cow<'a, str>>;
 fn visitor_message_by_nested(text: &str) -> Option<FastText<'_>> {
     let Object(f) =
         json::nested::from_str::<Object<FastVisitorMessage<'_, json::CowStr<'_>>>>(text)?;
-    Some(FastVisitorMessage {
-        visitor: f.visitor,
-        text: f.text.map(|json::CowStr(t)| t),
-        attachments: f.attachments,
-    })
+    Some(f.with_text_as_read())
 }
 
 /// [`FastVisitorMessage`] by serde_json, the text kept as its JSON and decoded once.
 fn visitor_message_by_serde(text: &str) -> Option<FastText<'_>> {
     let Object(f) =
         serde_json::from_str::<Object<FastVisitorMessage<'_, json::Text<'_>>>>(text).ok()?;
-    Some(FastVisitorMessage {
-        visitor: f.visitor,
-        text: f.text.map(|json::Text(t)| t),
-        attachments: f.attachments,
-    })
+    Some(f.with_text_as_read())
+}
+
+impl<'a, T: Into<Cow<'a, str>>> FastVisitorMessage<'a, T> {
+    /// The same message, its text as read.
+    fn with_text_as_read(self) -> FastText<'a> {
+        FastVisitorMessage {
+            visitor: self.visitor,
+            text: self.text.map(Into::into),
+            attachments: self.attachments,
+        }
+    }
 }
 
 /// The parts of a body read the fast way; `None` (the tree's way) for an empty token.

@@ -99,14 +99,14 @@ type FastText<'a> = FastCallback<'a, Cow<'a, str>>;
 /// same callback (tests hold the two to it).
 fn callback_by_nested(text: &str) -> Option<FastText<'_>> {
     let Object(f) = json::nested::from_str::<Object<FastCallback<'_, json::CowStr<'_>>>>(text)?;
-    Some(f.map_text(|json::CowStr(t)| t))
+    Some(f.with_text_as_read())
 }
 
 /// [`FastCallback`] by serde_json, the text kept as its JSON and decoded once into a buffer of
 /// its size ([`json::Text`]) instead of serde_json's growing scratch buffer.
 fn callback_by_serde(text: &str) -> Option<FastText<'_>> {
     let Object(f) = serde_json::from_str::<Object<FastCallback<'_, json::Text<'_>>>>(text).ok()?;
-    Some(f.map_text(|json::Text(t)| t))
+    Some(f.with_text_as_read())
 }
 
 /// An app webhook of the usual shape, read without a tree (see [`parse_callback`]); `T` is
@@ -125,16 +125,16 @@ struct FastCallback<'a, T> {
     data: Option<Option<FastData<T>>>,
 }
 
-impl<'a, T> FastCallback<'a, T> {
-    /// The same callback with its text made a `U`.
-    fn map_text<U>(self, f: impl Fn(T) -> U) -> FastCallback<'a, U> {
+impl<'a, T: Into<Cow<'a, str>>> FastCallback<'a, T> {
+    /// The same callback, its text as read.
+    fn with_text_as_read(self) -> FastText<'a> {
         FastCallback {
             kind: self.kind,
             ticket_id: self.ticket_id,
             visitor: self.visitor,
             data: self.data.map(|d| {
                 d.map(|d| FastData {
-                    text: d.text.map(&f),
+                    text: d.text.map(Into::into),
                     attachments: d.attachments,
                 })
             }),
