@@ -7,10 +7,12 @@
 //! another type than usual) is read again as a tree, which gives the answer and the exact error
 //! reason. Whatever this reading returns is what the tree reading returns for the same text.
 //!
-//! One difference between the two parsers is ruled out by reading through
-//! [`Strict`](crate::strict::Strict): `serde_json` checks only the syntax of a value it skips,
-//! while building a tree refuses nesting deeper than 128, a number beyond `f64`, and an escaped
-//! lone surrogate anywhere.
+//! The reading is core's one-pass reader ([`omnichannel_core::json::nested::from_str_strict`]),
+//! in its strict form: the tree reading builds every value, skipped ones included, and refuses
+//! what a value cannot hold (a number beyond `f64`, an escaped lone surrogate, nesting of 128
+//! levels), so this reading leaves to it any text with a skipped fraction or exponent, a lone
+//! surrogate or that nesting. It also leaves fractions and exponents in fields it reads, an
+//! integer beyond `u64`, and an array where a struct is read.
 
 use omnichannel_core::json::Object;
 use std::sync::Arc;
@@ -181,12 +183,9 @@ impl Entry {
     }
 }
 
-/// `T` read from the whole of `text` through [`Strict`](crate::strict::Strict).
+/// `T` read from the whole of `text` by core's one-pass reader, strictly.
 pub(crate) fn read<'a, T: Deserialize<'a>>(text: &'a str) -> Option<T> {
-    let mut d = serde_json::Deserializer::from_str(text);
-    let t = T::deserialize(crate::strict::Strict(&mut d)).ok()?;
-    d.end().ok()?;
-    Some(t)
+    omnichannel_core::json::nested::from_str_strict(text)
 }
 
 /// A legacy payload (a conversation entry), read in one pass; `None`: read it as a tree.
@@ -337,6 +336,7 @@ mod tests {
         let mut taken = 0;
         for text in entries() {
             let Some(fast) = legacy_entry(&text, true) else {
+                eprintln!("NOTTAKEN {}", &text[..text.len().min(150)]);
                 continue;
             };
             taken += 1;
@@ -347,8 +347,10 @@ mod tests {
             assert_eq!(fast.payload, payload, "{text}");
             assert_eq!(fast.own_id, own_id, "{text}");
         }
-        // The usual shapes are read in one pass (and the odd ones are not all refused).
-        assert!(taken >= 40, "{taken}");
+        // The usual shapes are read in one pass (and the odd ones are not all refused). Left to
+        // the tree besides errors: an array where a struct is read, a fraction, an integer
+        // beyond `u64` (core's reader hands over integers only, as serde_json's do).
+        assert!(taken >= 37, "{taken}");
         assert!(legacy_entry(TEXT_ENTRY, true).is_some());
     }
 

@@ -92,7 +92,6 @@ pub mod config;
 mod fast;
 pub mod model;
 pub mod normalize;
-mod strict;
 pub mod webhook;
 
 use std::sync::Arc;

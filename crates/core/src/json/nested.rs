@@ -94,7 +94,37 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for InString<T> {
 /// assert_eq!(env.content.0, content);
 /// ```
 pub fn from_str<'de, T: Deserialize<'de>>(text: &'de str) -> Option<T> {
+    read(text, false)
+}
+
+/// [`from_str`] for a caller whose plain reading is a `serde_json::Value` tree of the text,
+/// which refuses what a value cannot hold even in fields the type skips: this reading leaves
+/// a text to it when a skipped value has a number with a fraction or an exponent (`1e400` is
+/// beyond `f64`; the tree refuses it, serde_json's typed reading and [`from_str`] check its
+/// syntax only). Lone surrogates and nesting of [`MAX_DEPTH`] levels are left to the plain
+/// reading by both functions, wherever they are.
+///
+/// ```
+/// use omnichannel_core::json::nested;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Doc {
+///     id: String,
+/// }
+///
+/// let text = r#"{"id":"a","x":1e400}"#;
+/// assert!(serde_json::from_str::<serde_json::Value>(text).is_err());
+/// assert!(nested::from_str_strict::<Doc>(text).is_none());
+/// assert_eq!(nested::from_str::<Doc>(text).map(|d| d.id).as_deref(), Some("a"));
+/// assert_eq!(nested::from_str_strict::<Doc>(r#"{"id":"a","x":12}"#).map(|d| d.id).as_deref(), Some("a"));
+/// ```
+pub fn from_str_strict<'de, T: Deserialize<'de>>(text: &'de str) -> Option<T> {
+    read(text, true)
+}
+
+fn read<'de, T: Deserialize<'de>>(text: &'de str, strict: bool) -> Option<T> {
     let mut de = Reader::new(text, Level::Body);
+    de.strict = strict;
     let value = T::deserialize(&mut de).ok()?;
     match de.peek() {
         Ok(None) => Some(value),
@@ -170,6 +200,8 @@ struct Reader<'de> {
     peeked: usize,
     /// Unescaped strings, before their visitor copies them.
     scratch: String,
+    /// Skipped numbers must be integers (see [`from_str_strict`]).
+    strict: bool,
 }
 
 /// The index of the first byte of `s` that ends a run of a JSON string's plain characters: a
@@ -213,6 +245,7 @@ impl<'de> Reader<'de> {
             depth: 0,
             peeked: 0,
             scratch: String::new(),
+            strict: false,
         }
     }
 
@@ -555,7 +588,13 @@ impl<'de> Reader<'de> {
                 self.bump();
                 self.word(b"ull")
             }
-            b'-' | b'0'..=b'9' => self.number().map(|_| ()),
+            b'-' | b'0'..=b'9' => {
+                let n = self.number()?;
+                if self.strict && n.iter().any(|&c| matches!(c, b'.' | b'e' | b'E')) {
+                    return Err(NotPlain);
+                }
+                Ok(())
+            }
             _ => Err(NotPlain),
         }
     }
@@ -1010,6 +1049,20 @@ mod tests {
         // A number out of `f64`'s range in a skipped field: both readings check its syntax only.
         let doc = r#"{"id":"a","x":1e400,"y":-1e-400}"#;
         assert_eq!(agree::<Doc>(&literal(doc)).expect(doc).id, "a");
+        // The strict reading leaves every skipped fraction or exponent to the plain reading,
+        // and takes skipped integers of any length it reads.
+        for doc in [
+            r#"{"id":"a","x":1e400}"#,
+            r#"{"id":"a","x":[{"y":1.5}]}"#,
+            r#"{"id":"a","x":2E3}"#,
+        ] {
+            assert!(from_str_strict::<Doc>(doc).is_none(), "{doc}");
+            assert!(from_str::<Doc>(doc).is_some(), "{doc}");
+        }
+        let doc = r#"{"id":"a","x":[-12,{"y":123456789012345678901234567890}],"n":3}"#;
+        let strict: Doc = from_str_strict(doc).expect(doc);
+        assert_eq!((strict.id.as_str(), strict.n), ("a", Some(3)));
+        assert!(serde_json::from_str::<serde_json::Value>(doc).is_ok());
         // Over `i64::MAX` as u64: the field's own range check refuses it, in both readings.
         assert!(agree::<Doc>(&literal(r#"{"id":"a","n":9223372036854775808}"#)).is_none());
         assert!(agree::<Doc>(&literal(r#"{"id":"a","u":4294967296}"#)).is_none());
@@ -1158,6 +1211,33 @@ mod tests {
             let m: String = m.into_iter().collect();
             let _ = agree::<Doc>(&literal(&m));
             let _ = agree::<BTreeMap<String, serde_json::Value>>(&literal(&m));
+            // Read as a text of its own, strictly: only where a tree of it is built too.
+            if let Some(strict) = from_str_strict::<Doc>(&m) {
+                proptest::prop_assert!(serde_json::from_str::<serde_json::Value>(&m).is_ok(), "{}", m);
+                proptest::prop_assert_eq!(Some(strict), serde_json::from_str::<Doc>(&m).ok());
+            }
+        }
+
+        /// Any number in a skipped field: the strict reading takes the text only where a tree
+        /// of it is built too, and then reads what serde_json reads.
+        #[test]
+        fn strict_skipped_numbers(
+            number in r"-?(0|[1-9][0-9]{0,30})(\.[0-9]{1,3})?([eE][+-]?[0-9]{1,4})?",
+            nest in 0usize..3,
+        ) {
+            let mut value = number.clone();
+            for _ in 0..nest {
+                value = format!(r#"[{{"k":{value}}}]"#);
+            }
+            let doc = format!(r#"{{"id":"a","x":{value},"n":7}}"#);
+            let tree = serde_json::from_str::<serde_json::Value>(&doc);
+            match from_str_strict::<Doc>(&doc) {
+                Some(d) => {
+                    proptest::prop_assert!(tree.is_ok(), "{}", doc);
+                    proptest::prop_assert_eq!(Some(d), serde_json::from_str::<Doc>(&doc).ok());
+                }
+                None => proptest::prop_assert!(number.contains(['.', 'e', 'E']), "{}", doc),
+            }
         }
 
         /// A body with one character replaced, deleted or doubled: never a panic, and the same
