@@ -477,8 +477,8 @@ impl Event {
         }
         if let Some(raw) = raw {
             key(out, "raw");
-            match raw.parsed_text() {
-                Some(text) => out.extend_from_slice(text.as_bytes()),
+            match raw.parsed_bytes() {
+                Some(text) => out.extend_from_slice(text),
                 None => serde_json::to_writer(&mut *out, raw)?,
             }
         }
@@ -493,7 +493,7 @@ impl Event {
         let raw = self
             .raw
             .as_ref()
-            .map_or(0, |r| r.as_json_text().map_or(1024, str::len));
+            .map_or(0, |r| r.text_len().unwrap_or(1024));
         512 + self.attachments.len() * 256 + text + raw
     }
 }

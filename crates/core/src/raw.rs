@@ -12,6 +12,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -41,11 +42,39 @@ pub struct Raw(Repr);
 enum Repr {
     /// JSON text, as the provider sent it; `parsed` when the provider crate parsed all of it as
     /// one JSON document (see [`Raw::parsed_json_text`]).
-    Text { text: Arc<str>, parsed: bool },
+    Text { text: Text, parsed: bool },
     /// A decoded value, shared with whoever else holds it (a decoded platform event).
     Value(Arc<Value>),
     /// A payload in its provider's form, JSON on demand.
     Deferred(Arc<dyn RawJson>),
+}
+
+/// Where a payload's text is kept.
+#[derive(Clone)]
+enum Text {
+    /// A copy of its own.
+    Owned(Arc<str>),
+    /// The part of a request body that the text is: the bytes of a `str` (see
+    /// [`Raw::parsed_json_shared`]), shared with the body, not copied.
+    Shared(Bytes),
+}
+
+impl Text {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Text::Owned(s) => s.as_bytes(),
+            Text::Shared(b) => b,
+        }
+    }
+
+    /// The text. Shared bytes are checked again (they were a `str`'s, so the check passes);
+    /// the webhook path never calls this, only readers of the payload.
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Owned(s) => s,
+            Text::Shared(b) => std::str::from_utf8(b).unwrap_or_default(),
+        }
+    }
 }
 
 /// A payload kept in its provider's own form (a form's parameters) inside a [`Raw`]: its JSON
@@ -63,7 +92,7 @@ impl Raw {
     /// ([`serde_json::Error`]) or read ([`Raw::to_value`]), never later than that.
     pub fn json_text(text: impl Into<Arc<str>>) -> Self {
         Raw(Repr::Text {
-            text: text.into(),
+            text: Text::Owned(text.into()),
             parsed: false,
         })
     }
@@ -81,15 +110,63 @@ impl Raw {
             serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok(),
             "Raw::parsed_json_text given text that is not one JSON document"
         );
-        Raw(Repr::Text { text, parsed: true })
+        Raw(Repr::Text {
+            text: Text::Owned(text),
+            parsed: true,
+        })
     }
 
-    /// The text of a payload made by [`Raw::parsed_json_text`], without its surrounding
-    /// whitespace.
-    pub(crate) fn parsed_text(&self) -> Option<&str> {
+    /// [`Raw::parsed_json_text`] for `text` read from the request body `body` (all of it, or a
+    /// part): the payload keeps a handle on the body's buffer instead of a copy of the text.
+    /// The same promise holds: the caller has just parsed all of `text` as one JSON document.
+    /// A `text` that is not a part of `body` is copied.
+    ///
+    /// ```
+    /// use omnichannel_core::{Bytes, Raw};
+    ///
+    /// let body = Bytes::from_static(br#"{"event": "message", "text": "hi"}"#);
+    /// let text = std::str::from_utf8(&body)?;
+    /// # let _: serde::de::IgnoredAny = serde_json::from_str(text).unwrap();
+    /// let raw = Raw::parsed_json_shared(&body, text);
+    /// assert_eq!(raw.as_json_text(), Some(text));
+    /// assert_eq!(raw.to_value().unwrap()["text"], "hi");
+    /// # Ok::<(), std::str::Utf8Error>(())
+    /// ```
+    pub fn parsed_json_shared(body: &Bytes, text: &str) -> Self {
+        let inside = body
+            .as_ptr_range()
+            .contains(&text.as_ptr())
+            .then(|| text.as_ptr() as usize - body.as_ptr() as usize)
+            .filter(|&at| body.len() - at >= text.len());
+        match inside {
+            Some(at) if !text.is_empty() => {
+                debug_assert!(
+                    serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok(),
+                    "Raw::parsed_json_shared given text that is not one JSON document"
+                );
+                Raw(Repr::Text {
+                    text: Text::Shared(body.slice(at..at + text.len())),
+                    parsed: true,
+                })
+            }
+            _ => Raw::parsed_json_text(text),
+        }
+    }
+
+    /// The bytes of a payload's text made by [`Raw::parsed_json_text`] or
+    /// [`Raw::parsed_json_shared`], without its surrounding whitespace.
+    pub(crate) fn parsed_bytes(&self) -> Option<&[u8]> {
         match &self.0 {
-            Repr::Text { text, parsed: true } => Some(text.trim()),
+            Repr::Text { text, parsed: true } => Some(text.as_bytes().trim_ascii()),
             _ => None,
+        }
+    }
+
+    /// The length of the payload's text, when it is kept as text.
+    pub(crate) fn text_len(&self) -> Option<usize> {
+        match &self.0 {
+            Repr::Text { text, .. } => Some(text.as_bytes().len()),
+            Repr::Value(_) | Repr::Deferred(_) => None,
         }
     }
 
@@ -101,7 +178,7 @@ impl Raw {
     /// The JSON text, when the payload is kept as text.
     pub fn as_json_text(&self) -> Option<&str> {
         match &self.0 {
-            Repr::Text { text, .. } => Some(text),
+            Repr::Text { text, .. } => Some(text.as_str()),
             Repr::Value(_) | Repr::Deferred(_) => None,
         }
     }
@@ -119,7 +196,7 @@ impl Raw {
     /// surrogate escape such as `"\ud800"`, which a JSON document may contain).
     pub fn to_value(&self) -> serde_json::Result<Value> {
         match &self.0 {
-            Repr::Text { text, .. } => serde_json::from_str(text),
+            Repr::Text { text, .. } => serde_json::from_slice(text.as_bytes()),
             Repr::Value(v) => Ok(Value::clone(v)),
             Repr::Deferred(p) => Ok(p.to_json()),
         }
@@ -128,7 +205,7 @@ impl Raw {
     /// The payload as a JSON value, without a copy of a kept value that nothing else shares.
     pub fn into_value(self) -> serde_json::Result<Value> {
         match self.0 {
-            Repr::Text { text, .. } => serde_json::from_str(&text),
+            Repr::Text { text, .. } => serde_json::from_slice(text.as_bytes()),
             Repr::Value(v) => Ok(Arc::unwrap_or_clone(v)),
             Repr::Deferred(p) => Ok(p.to_json()),
         }
@@ -153,7 +230,11 @@ impl PartialEq for Raw {
     fn eq(&self, other: &Self) -> bool {
         match (&self.0, &other.0) {
             (Repr::Value(a), Repr::Value(b)) => a == b,
-            (Repr::Text { text: a, .. }, Repr::Text { text: b, .. }) if a == b => true,
+            (Repr::Text { text: a, .. }, Repr::Text { text: b, .. })
+                if a.as_bytes() == b.as_bytes() =>
+            {
+                true
+            }
             _ => match (self.to_value(), other.to_value()) {
                 (Ok(a), Ok(b)) => a == b,
                 _ => false,
@@ -167,7 +248,7 @@ impl PartialEq<Value> for Raw {
         match &self.0 {
             Repr::Value(v) => **v == *other,
             Repr::Text { text, .. } => {
-                serde_json::from_str::<Value>(text).is_ok_and(|v| &v == other)
+                serde_json::from_slice::<Value>(text.as_bytes()).is_ok_and(|v| &v == other)
             }
             Repr::Deferred(p) => &p.to_json() == other,
         }
@@ -177,7 +258,7 @@ impl PartialEq<Value> for Raw {
 impl fmt::Debug for Raw {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Repr::Text { text, .. } => f.debug_tuple("Raw").field(&&**text).finish(),
+            Repr::Text { text, .. } => f.debug_tuple("Raw").field(&text.as_str()).finish(),
             Repr::Value(v) => f.debug_tuple("Raw").field(&**v).finish(),
             Repr::Deferred(p) => f.debug_tuple("Raw").field(p).finish(),
         }
@@ -188,7 +269,7 @@ impl fmt::Debug for Raw {
 impl fmt::Display for Raw {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Repr::Text { text, .. } => f.write_str(text),
+            Repr::Text { text, .. } => f.write_str(text.as_str()),
             Repr::Value(v) => fmt::Display::fmt(v, f),
             Repr::Deferred(p) => fmt::Display::fmt(&p.to_json(), f),
         }
@@ -201,7 +282,7 @@ impl Serialize for Raw {
             Repr::Text { text: t, .. } => {
                 // Checked (a scan, no tree) so that the output is JSON whatever the text was.
                 let raw: &RawValue =
-                    serde_json::from_str(t.trim()).map_err(serde::ser::Error::custom)?;
+                    serde_json::from_str(t.as_str().trim()).map_err(serde::ser::Error::custom)?;
                 raw.serialize(serializer)
             }
             Repr::Value(v) => v.serialize(serializer),
@@ -236,6 +317,50 @@ mod tests {
         assert_eq!(
             text.clone().into_value().unwrap(),
             json!({"a": [1, 2], "b": "é"})
+        );
+    }
+
+    #[test]
+    fn shared_text_is_the_body_part_it_was_read_from() {
+        let body = Bytes::from(b"  {\"a\": [1, 2], \"b\": \"\xc3\xa9\"}\n".to_vec());
+        let text = std::str::from_utf8(&body).unwrap();
+        let shared = Raw::parsed_json_shared(&body, text);
+        assert!(
+            matches!(&shared.0, Repr::Text { text: Text::Shared(b), parsed: true } if b.as_ptr() == body.as_ptr())
+        );
+        assert_eq!(shared, Raw::parsed_json_text(text));
+        assert_eq!(shared.as_json_text(), Some(text));
+        assert_eq!(shared.text_len(), Some(body.len()));
+        assert_eq!(shared.parsed_bytes(), Some(text.trim().as_bytes()));
+        assert_eq!(shared.to_value().unwrap(), json!({"a": [1, 2], "b": "é"}));
+        assert_eq!(shared, json!({"a": [1, 2], "b": "é"}));
+        assert_eq!(shared.to_string(), text);
+        assert_eq!(format!("{shared:?}"), format!("Raw({text:?})"));
+        assert_eq!(
+            serde_json::to_string(&shared).unwrap(),
+            serde_json::to_string(&Raw::parsed_json_text(text)).unwrap()
+        );
+        // A part of the body: the bytes of that part only.
+        let inner = text.trim();
+        let part = Raw::parsed_json_shared(&body, inner);
+        assert!(
+            matches!(&part.0, Repr::Text { text: Text::Shared(b), .. } if b.as_ptr() == inner.as_ptr())
+        );
+        assert_eq!(part.as_json_text(), Some(inner));
+        // Text from anywhere else is copied.
+        let elsewhere = String::from(inner);
+        let copied = Raw::parsed_json_shared(&body, &elsewhere);
+        assert!(matches!(
+            &copied.0,
+            Repr::Text {
+                text: Text::Owned(_),
+                ..
+            }
+        ));
+        assert_eq!(copied.as_json_text(), Some(inner));
+        assert_eq!(
+            shared.clone().into_value().unwrap(),
+            part.to_value().unwrap()
         );
     }
 

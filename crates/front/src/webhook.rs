@@ -179,7 +179,7 @@ pub fn parse(req: &WebhookRequest) -> Result<(FrontRequest, Raw)> {
     if let Ok(text) = std::str::from_utf8(body)
         && let Ok(FastRequest(parsed)) = serde_json::from_str::<FastRequest>(text)
     {
-        return Ok((parsed, Raw::parsed_json_text(text)));
+        return Ok((parsed, Raw::parsed_json_shared(&req.body, text)));
     }
     let raw: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
         Error::malformed(format!(
@@ -439,6 +439,10 @@ mod tests {
             match (&fast, &tree) {
                 (Ok((f, raw)), Ok(t)) => {
                     assert_eq!(f, t, "{body}");
+                    // Read without a tree: `raw` is the request body's own bytes.
+                    if let Some(text) = raw.as_json_text() {
+                        assert_eq!(text.as_ptr(), req.body.as_ptr(), "{body}");
+                    }
                     assert_eq!(
                         raw,
                         &serde_json::from_str::<serde_json::Value>(body).unwrap()

@@ -681,8 +681,12 @@ impl Channel for RapidproChannel {
         )?;
         match body {
             Body::VisitorMessage(message, text) => {
-                self.take_visitor_message(message, Raw::json_text(text), &req.body)
-                    .await
+                self.take_visitor_message(
+                    message,
+                    Raw::parsed_json_shared(&req.body, text),
+                    &req.body,
+                )
+                .await
             }
             // Boxed: the other endpoints' futures would make every `receive` future (the
             // visitor message's too) their size.

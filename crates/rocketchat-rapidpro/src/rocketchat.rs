@@ -76,7 +76,7 @@ impl RocketchatChannel {
     /// Parses a webhook that has passed [`verify`](Channel::verify).
     fn parse(&self, req: &WebhookRequest) -> Result<Inbound> {
         req.check_body_limit(self.config.max_body_bytes)?;
-        let (event, raw) = webhook::parse_callback(&req.body, self.config.max_attachments)?;
+        let (event, raw) = webhook::parse_callback_request(&req.body, self.config.max_attachments)?;
         let e = normalize::app_webhook_event(event, raw, &req.body);
         Ok(Inbound::new(vec![e], handled()))
     }

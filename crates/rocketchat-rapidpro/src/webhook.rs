@@ -65,6 +65,23 @@ pub fn verify_token(req: &WebhookRequest, keys: &SigningKeys) -> Result<(), Veri
 /// gives Go's answers to the unusual ones (a repeated key: the last wins; a `visitor` that is
 /// not an object: no token) and mailroom's exact error reasons.
 pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook, Raw), Error> {
+    parse_callback_from(body, None, max_attachments)
+}
+
+/// [`parse_callback`] of a request's body, whose `raw` keeps a handle on the body's buffer
+/// instead of a copy of it ([`Raw::parsed_json_shared`]).
+pub(crate) fn parse_callback_request(
+    body: &Bytes,
+    max_attachments: usize,
+) -> Result<(AppWebhook, Raw), Error> {
+    parse_callback_from(body, Some(body), max_attachments)
+}
+
+fn parse_callback_from(
+    body: &[u8],
+    shared: Option<&Bytes>,
+    max_attachments: usize,
+) -> Result<(AppWebhook, Raw), Error> {
     let fast = std::str::from_utf8(body).ok().and_then(|text| {
         callback_by_nested(text)
             .or_else(|| callback_by_serde(text))
@@ -88,7 +105,11 @@ pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook
     let event = callback_of(fields, max_attachments, || {
         Ok(data.map(|d| d.map(FastData::into_data).unwrap_or_default()))
     })?;
-    Ok((event, Raw::parsed_json_text(text)))
+    let raw = match shared {
+        Some(body) => Raw::parsed_json_shared(body, text),
+        None => Raw::parsed_json_text(text),
+    };
+    Ok((event, raw))
 }
 
 /// A callback's text read as its JSON string reads.
@@ -584,6 +605,20 @@ mod tests {
             if let Ok((_, raw)) = &fast {
                 let as_json: Value = serde_json::from_slice(body).unwrap();
                 assert_eq!(raw, &as_json, "{label}");
+            }
+            // A request's body: the same answer, and a `raw` of the body's own bytes when it
+            // was read without a tree.
+            let bytes = Bytes::copy_from_slice(body);
+            let request = parse_callback_request(&bytes, 2).map_err(|e| e.to_string());
+            assert_eq!(
+                request.as_ref().map(|(w, r)| (w, r)),
+                fast.as_ref().map(|(w, r)| (w, r)),
+                "{label}"
+            );
+            if let Ok((_, raw)) = &request
+                && let Some(text) = raw.as_json_text()
+            {
+                assert_eq!(text.as_ptr(), bytes.as_ptr(), "{label}");
             }
             if let Ok(text) = std::str::from_utf8(body) {
                 assert_read_the_same_both_ways(text);

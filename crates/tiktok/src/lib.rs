@@ -166,7 +166,7 @@ impl TiktokChannel {
     /// Verifies and parses a request into the typed event (full fidelity).
     pub fn parse(&self, req: &WebhookRequest) -> Result<TiktokEvent> {
         self.verify(req)?;
-        webhook::parse(&req.body)
+        webhook::parse_request(&req.body)
     }
 
     /// Runs `call` with the business's token; when TikTok rejects the token (40104/40105 or HTTP

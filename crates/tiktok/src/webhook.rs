@@ -319,11 +319,39 @@ fn content_message_id(content: Option<&Content<'_>>) -> Option<String> {
 /// envelope, then `content` parsed a second time), which gives the exact answer or error. The
 /// envelope is kept as its text in `raw`; no tree of it is built.
 pub fn parse(body: &[u8]) -> Result<TiktokEvent> {
+    parse_from(body, None)
+}
+
+/// [`parse`] of a request's body, whose events keep a handle on the body's buffer as their
+/// `raw` instead of a copy of it ([`Raw::parsed_json_shared`]).
+pub(crate) fn parse_request(body: &Bytes) -> Result<TiktokEvent> {
+    parse_from(body, Some(body))
+}
+
+fn parse_from(body: &[u8], shared: Option<&Bytes>) -> Result<TiktokEvent> {
     let text = std::str::from_utf8(body)
         .map_err(|_| Error::malformed("body: not UTF-8 text".to_string()))?;
-    match parse_usual(text) {
+    let src = Source { text, shared };
+    match parse_usual(src) {
         Some(event) => Ok(event),
-        None => plain(text, body),
+        None => plain(src, body),
+    }
+}
+
+/// A body's text, and the request body it is, when there is one to share.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    text: &'a str,
+    shared: Option<&'a Bytes>,
+}
+
+impl Source<'_> {
+    /// The body as an event's `raw` (the text was parsed, all of it, as one JSON document).
+    fn raw(self) -> Raw {
+        match self.shared {
+            Some(body) => Raw::parsed_json_shared(body, self.text),
+            None => Raw::parsed_json_text(self.text),
+        }
     }
 }
 
@@ -393,8 +421,8 @@ impl AnyContent {
 /// its escaped text ([`omnichannel_core::json::nested`]); `None` for any other body (other
 /// events, `content` given as an object or missing, anything unusual or wrong), which
 /// [`parse_plain`] then reads.
-fn parse_usual(text: &str) -> Option<TiktokEvent> {
-    let env: Envelope<'_, InString<AnyContent>> = nested::from_str(text)?;
+fn parse_usual(src: Source<'_>) -> Option<TiktokEvent> {
+    let env: Envelope<'_, InString<AnyContent>> = nested::from_str(src.text)?;
     let event = env.event.as_ref();
     let content = env.content?.0;
     match event {
@@ -403,14 +431,14 @@ fn parse_usual(text: &str) -> Option<TiktokEvent> {
             env.user_openid,
             env.create_time,
             content.into_message()?,
-            text,
+            src,
         )
         .ok(),
         events::MARK_READ => Some(TiktokEvent::Read(ReadEvent {
             business_id: env.user_openid.map(Cow::into_owned),
             create_time: env.create_time,
             content: content.into_read()?,
-            raw: Raw::parsed_json_text(text),
+            raw: src.raw(),
         })),
         _ => None,
     }
@@ -422,7 +450,7 @@ fn message_event(
     business_id: Option<Cow<'_, str>>,
     create_time: Option<i64>,
     content: MessageContent,
-    text: &str,
+    src: Source<'_>,
 ) -> Result<TiktokEvent> {
     if content.message_id.is_empty() || content.conversation_id.is_empty() {
         return Err(Error::malformed(format!(
@@ -445,7 +473,7 @@ fn message_event(
         business_id: business_id.map(Cow::into_owned),
         create_time,
         content,
-        raw: Raw::parsed_json_text(text),
+        raw: src.raw(),
     })))
 }
 
@@ -456,19 +484,19 @@ fn message_event(
 pub fn parse_plain(body: &[u8]) -> Result<TiktokEvent> {
     let text = std::str::from_utf8(body)
         .map_err(|_| Error::malformed("body: not UTF-8 text".to_string()))?;
-    plain(text, body)
+    plain(Source { text, shared: None }, body)
 }
 
 /// [`parse_plain`] of a body already checked to be UTF-8 text.
-fn plain(text: &str, body: &[u8]) -> Result<TiktokEvent> {
+fn plain(src: Source<'_>, body: &[u8]) -> Result<TiktokEvent> {
     let env: Envelope<'_, Content<'_>> =
-        serde_json::from_str(text).map_err(|e| envelope_error(&e))?;
-    let raw = || Raw::parsed_json_text(text);
+        serde_json::from_str(src.text).map_err(|e| envelope_error(&e))?;
+    let raw = || src.raw();
     let event = env.event.as_ref();
     let ev = match event {
         events::RECEIVE | events::SEND => {
             let content: MessageContent = inner(env.content.as_ref(), event)?;
-            message_event(event, env.user_openid, env.create_time, content, text)?
+            message_event(event, env.user_openid, env.create_time, content, src)?
         }
         events::MARK_READ => {
             let content: ReadContent = inner(env.content.as_ref(), event)?;
@@ -846,14 +874,33 @@ mod tests {
     }
 
     /// The one-pass reading, where it answers, gives what the plain reading gives.
+    /// The request path's reading too: the same event, its `raw` the request's bytes.
     fn same_as_plain(body: &str) -> Option<TiktokEvent> {
-        let fast = parse_usual(body);
+        let fast = parse_usual(Source {
+            text: body,
+            shared: None,
+        });
         if let Some(f) = &fast {
             assert_eq!(
                 Some(f),
                 parse_plain(body.as_bytes()).ok().as_ref(),
                 "{body}"
             );
+        }
+        let bytes = Bytes::copy_from_slice(body.as_bytes());
+        let request = parse_request(&bytes);
+        assert_eq!(
+            request.as_ref().ok(),
+            parse(body.as_bytes()).as_ref().ok(),
+            "{body}"
+        );
+        if let Ok(e) = &request {
+            let raw = match e {
+                TiktokEvent::Message(m) => &m.raw,
+                TiktokEvent::Read(r) => &r.raw,
+                TiktokEvent::Other(o) => &o.raw,
+            };
+            assert_eq!(raw.as_json_text().map(str::as_ptr), Some(bytes.as_ptr()));
         }
         fast
     }
