@@ -121,6 +121,11 @@ impl Raw {
     /// The same promise holds: the caller has just parsed all of `text` as one JSON document.
     /// A `text` that is not a part of `body` is copied.
     ///
+    /// The payload keeps the body's buffer alive as long as the event: when the body came from
+    /// a connection in one piece, that may be a larger read buffer it shares. A host that keeps
+    /// events for long keeps their JSON ([`Event::write_json`](crate::Event::write_json)), or
+    /// a copy of the text ([`Raw::json_text`] of [`Raw::as_json_text`]).
+    ///
     /// ```
     /// use omnichannel_core::{Bytes, Raw};
     ///
