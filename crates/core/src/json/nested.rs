@@ -599,10 +599,16 @@ impl<'de> Reader<'de> {
         }
     }
 
-    /// Hands the string `s` to `visitor`, borrowed from the text when it can be.
-    fn visit_string<V: Visitor<'de>>(&self, s: Str, visitor: V) -> Res<V::Value> {
+    /// Hands the string `s` to `visitor`, borrowed from the text when it can be. An unescaped
+    /// string that fills at least half of the scratch buffer (a message's text, the usual
+    /// case) is handed over as the buffer itself, for a visitor that keeps a `String` to take
+    /// without a copy; the next such string gets a new buffer.
+    fn visit_string<V: Visitor<'de>>(&mut self, s: Str, visitor: V) -> Res<V::Value> {
         match s {
             Str::Text(a, b) => visitor.visit_borrowed_str(self.src.get(a..b).ok_or(NotPlain)?),
+            Str::Scratch if self.scratch.len() * 2 >= self.scratch.capacity() => {
+                visitor.visit_string(std::mem::take(&mut self.scratch))
+            }
             Str::Scratch => visitor.visit_str(&self.scratch),
         }
     }
