@@ -180,7 +180,9 @@ impl Raw {
         Raw(Repr::Deferred(payload))
     }
 
-    /// The JSON text, when the payload is kept as text.
+    /// The JSON text, when the payload is kept as text. For a payload that shares its request
+    /// body ([`Raw::parsed_json_shared`]) each call checks the bytes' UTF-8 again (a pass over
+    /// them; they were a `str`'s, so it passes).
     pub fn as_json_text(&self) -> Option<&str> {
         match &self.0 {
             Repr::Text { text, .. } => Some(text.as_str()),
