@@ -57,7 +57,7 @@ struct Doc {
     #[serde(default)]
     recipient: Option<Recipient>,
     #[serde(default)]
-    payload: Option<Object<Entry>>,
+    payload: Option<Box<Object<Entry>>>,
     #[serde(default)]
     identifier: Option<String>,
     #[serde(default)]
@@ -199,7 +199,7 @@ pub(crate) fn legacy_entry(text: &str, keep_body: bool) -> Option<ReadEntry> {
 pub(crate) fn interaction(text: &str, keep_body: bool) -> Option<ReadInteraction> {
     let Object(d) = read::<Object<Doc>>(text)?;
     let (layout, entry) = match d.payload {
-        Some(Object(e)) => (Layout::Nested, e.read(text, true, keep_body)?),
+        Some(e) => (Layout::Nested, e.0.read(text, true, keep_body)?),
         None => (
             Layout::Flat,
             Entry {

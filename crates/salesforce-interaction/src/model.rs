@@ -956,11 +956,11 @@ struct ParticipantsBody {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AnyBody {
     #[serde(default)]
-    abstract_message: Option<AbstractMessage>,
+    abstract_message: Option<Box<AbstractMessage>>,
     #[serde(default)]
     message_reason: Option<String>,
     #[serde(default)]
-    updated_message: Option<AbstractMessage>,
+    updated_message: Option<Box<AbstractMessage>>,
     #[serde(default)]
     acknowledged_conversation_entry_identifier: Option<String>,
     #[serde(default, alias = "failedChannelEntryIdentifier")]
@@ -1014,11 +1014,11 @@ impl EntryPayload {
         };
         let payload = match entry_type {
             "Message" => EntryPayload::Message {
-                message: b.abstract_message?,
+                message: *b.abstract_message?,
                 message_reason: b.message_reason,
             },
             "MessageUpdated" => EntryPayload::MessageUpdated {
-                message: b.updated_message?,
+                message: *b.updated_message?,
             },
             "TypingStartedIndicator" => EntryPayload::Typing { started: true },
             "TypingStoppedIndicator" => EntryPayload::Typing { started: false },
