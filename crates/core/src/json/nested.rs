@@ -15,7 +15,8 @@
 //! When it answers `Some`, the value is the one the plain reading gives (tests below and in the
 //! provider crates compare the two). Like serde_json, it checks only the syntax of a value that
 //! the type skips (an unknown field): `1e400` there is taken, where a `serde_json::Value` tree
-//! of the same text, which builds every value, refuses it.
+//! of the same text, which builds every value, refuses it; [`from_str_strict`] leaves such a
+//! text to the plain reading, for callers whose plain reading is such a tree.
 
 use std::fmt;
 use std::marker::PhantomData;
