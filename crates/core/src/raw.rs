@@ -105,15 +105,17 @@ impl Raw {
     /// Text that is not one JSON document would make `write_json`'s output invalid JSON: use
     /// [`Raw::json_text`] for text of any other origin. Debug builds check the promise.
     pub fn parsed_json_text(text: impl Into<Arc<str>>) -> Self {
-        let text = text.into();
+        Raw::parsed(Text::Owned(text.into()))
+    }
+
+    /// A payload of text its provider crate has parsed as one JSON document (checked in debug
+    /// builds).
+    fn parsed(text: Text) -> Self {
         debug_assert!(
-            serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok(),
-            "Raw::parsed_json_text given text that is not one JSON document"
+            serde_json::from_slice::<serde::de::IgnoredAny>(text.as_bytes()).is_ok(),
+            "Raw given as parsed JSON text that is not one JSON document"
         );
-        Raw(Repr::Text {
-            text: Text::Owned(text),
-            parsed: true,
-        })
+        Raw(Repr::Text { text, parsed: true })
     }
 
     /// [`Raw::parsed_json_text`] for `text` read from the request body `body` (all of it, or a
@@ -145,14 +147,7 @@ impl Raw {
             .filter(|&at| body.len() - at >= text.len());
         match inside {
             Some(at) if !text.is_empty() => {
-                debug_assert!(
-                    serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok(),
-                    "Raw::parsed_json_shared given text that is not one JSON document"
-                );
-                Raw(Repr::Text {
-                    text: Text::Shared(body.slice(at..at + text.len())),
-                    parsed: true,
-                })
+                Raw::parsed(Text::Shared(body.slice(at..at + text.len())))
             }
             _ => Raw::parsed_json_text(text),
         }
