@@ -65,21 +65,13 @@ pub fn verify_token(req: &WebhookRequest, keys: &SigningKeys) -> Result<(), Veri
 /// gives Go's answers to the unusual ones (a repeated key: the last wins; a `visitor` that is
 /// not an object: no token) and mailroom's exact error reasons.
 pub fn parse_callback(body: &[u8], max_attachments: usize) -> Result<(AppWebhook, Raw), Error> {
-    parse_callback_from(body, None, max_attachments)
+    parse_callback_request(&Bytes::copy_from_slice(body), max_attachments)
 }
 
 /// [`parse_callback`] of a request's body, whose `raw` keeps a handle on the body's buffer
 /// instead of a copy of it ([`Raw::parsed_json_shared`]).
 pub(crate) fn parse_callback_request(
     body: &Bytes,
-    max_attachments: usize,
-) -> Result<(AppWebhook, Raw), Error> {
-    parse_callback_from(body, Some(body), max_attachments)
-}
-
-fn parse_callback_from(
-    body: &[u8],
-    shared: Option<&Bytes>,
     max_attachments: usize,
 ) -> Result<(AppWebhook, Raw), Error> {
     let fast = std::str::from_utf8(body).ok().and_then(|text| {
@@ -105,11 +97,7 @@ fn parse_callback_from(
     let event = callback_of(fields, max_attachments, || {
         Ok(data.map(|d| d.map(FastData::into_data).unwrap_or_default()))
     })?;
-    let raw = match shared {
-        Some(body) => Raw::parsed_json_shared(body, text),
-        None => Raw::parsed_json_text(text),
-    };
-    Ok((event, raw))
+    Ok((event, Raw::parsed_json_shared(body, text)))
 }
 
 /// A callback's text read as its JSON string reads.

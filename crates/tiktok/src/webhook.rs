@@ -319,39 +319,36 @@ fn content_message_id(content: Option<&Content<'_>>) -> Option<String> {
 /// envelope, then `content` parsed a second time), which gives the exact answer or error. The
 /// envelope is kept as its text in `raw`; no tree of it is built.
 pub fn parse(body: &[u8]) -> Result<TiktokEvent> {
-    parse_from(body, None)
+    parse_request(&Bytes::copy_from_slice(body))
 }
 
 /// [`parse`] of a request's body, whose events keep a handle on the body's buffer as their
 /// `raw` instead of a copy of it ([`Raw::parsed_json_shared`]).
 pub(crate) fn parse_request(body: &Bytes) -> Result<TiktokEvent> {
-    parse_from(body, Some(body))
-}
-
-fn parse_from(body: &[u8], shared: Option<&Bytes>) -> Result<TiktokEvent> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| Error::malformed("body: not UTF-8 text".to_string()))?;
-    let src = Source { text, shared };
+    let src = Source::of(body)?;
     match parse_usual(src) {
         Some(event) => Ok(event),
-        None => plain(src, body),
+        None => plain(src),
     }
 }
 
-/// A body's text, and the request body it is, when there is one to share.
+/// A body and its text.
 #[derive(Clone, Copy)]
 struct Source<'a> {
+    body: &'a Bytes,
     text: &'a str,
-    shared: Option<&'a Bytes>,
 }
 
-impl Source<'_> {
+impl<'a> Source<'a> {
+    fn of(body: &'a Bytes) -> Result<Self> {
+        let text = std::str::from_utf8(body)
+            .map_err(|_| Error::malformed("body: not UTF-8 text".to_string()))?;
+        Ok(Source { body, text })
+    }
+
     /// The body as an event's `raw` (the text was parsed, all of it, as one JSON document).
     fn raw(self) -> Raw {
-        match self.shared {
-            Some(body) => Raw::parsed_json_shared(body, self.text),
-            None => Raw::parsed_json_text(self.text),
-        }
+        Raw::parsed_json_shared(self.body, self.text)
     }
 }
 
@@ -482,13 +479,11 @@ fn message_event(
 /// tests and the fuzz target compare the two), only slower for messages; [`parse`] uses it for
 /// the bodies its one pass leaves, and for every wrong one (its errors are the exact ones).
 pub fn parse_plain(body: &[u8]) -> Result<TiktokEvent> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| Error::malformed("body: not UTF-8 text".to_string()))?;
-    plain(Source { text, shared: None }, body)
+    plain(Source::of(&Bytes::copy_from_slice(body))?)
 }
 
 /// [`parse_plain`] of a body already checked to be UTF-8 text.
-fn plain(src: Source<'_>, body: &[u8]) -> Result<TiktokEvent> {
+fn plain(src: Source<'_>) -> Result<TiktokEvent> {
     let env: Envelope<'_, Content<'_>> =
         serde_json::from_str(src.text).map_err(|e| envelope_error(&e))?;
     let raw = || src.raw();
@@ -511,7 +506,7 @@ fn plain(src: Source<'_>, body: &[u8]) -> Result<TiktokEvent> {
             let id = match content_message_id(env.content.as_ref()) {
                 Some(m) => format!("{event}:{m}"),
                 None => {
-                    let digest = hex::encode(sha2::Sha256::digest(body));
+                    let digest = hex::encode(sha2::Sha256::digest(src.body));
                     format!("{event}:{}", &digest[..32])
                 }
             };
@@ -876,10 +871,8 @@ mod tests {
     /// The one-pass reading, where it answers, gives what the plain reading gives.
     /// The request path's reading too: the same event, its `raw` the request's bytes.
     fn same_as_plain(body: &str) -> Option<TiktokEvent> {
-        let fast = parse_usual(Source {
-            text: body,
-            shared: None,
-        });
+        let bytes = Bytes::copy_from_slice(body.as_bytes());
+        let fast = parse_usual(Source::of(&bytes).unwrap());
         if let Some(f) = &fast {
             assert_eq!(
                 Some(f),
@@ -887,7 +880,6 @@ mod tests {
                 "{body}"
             );
         }
-        let bytes = Bytes::copy_from_slice(body.as_bytes());
         let request = parse_request(&bytes);
         assert_eq!(
             request.as_ref().ok(),
