@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Instruction counts of the inbound benchmark (benches/inbound.rs) under callgrind: for every
 # provider and body size, the instructions per call of the full inbound path and of its floor,
-# and their ratio (and, for Salesforce, its bound: see benches/inbound.rs). Counts are stable
+# and their ratio (and, for Salesforce, its bound and trees: see benches/inbound.rs). Counts are stable
 # on a busy machine, unlike times.
 #
 # Under valgrind the CPU reports no SHA extensions, so SHA-1/SHA-256 run in software: the MAC
@@ -21,19 +21,22 @@ for l in sys.stdin:
         print(m["executable"])')
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-count() { # case, floor|full
+count() { # case, floor|full|bound|trees
   INBOUND_PROFILE="$1:$2:$N" valgrind --tool=callgrind --toggle-collect='inbound::run_n' \
     --callgrind-out-file="$OUT/cg.out" "$BIN" >/dev/null 2>&1
   awk -v n="$N" '/^summary:/ {printf "%.0f", $2 / n}' "$OUT/cg.out"
 }
-printf '%-18s %12s %12s %7s %12s %7s\n' case floor_instr full_instr ratio bound_instr bound
-INBOUND_PROFILE=list "$BIN" | while read -r name _ _ has_bound; do
+printf '%-18s %12s %12s %7s %12s %7s %12s %7s\n' case floor_instr full_instr ratio \
+  bound_instr bound trees_instr trees
+INBOUND_PROFILE=list "$BIN" | while read -r name _ _ has_bound has_trees; do
   floor=$(count "$name" floor)
   full=$(count "$name" full)
-  if [ "${has_bound:-}" = bound ]; then
+  if [ "${has_bound:-}" = bound ] && [ "${has_trees:-}" = trees ]; then
     bound=$(count "$name" bound)
-    printf '%-18s %12s %12s %7.2f %12s %7.2f\n' "$name" "$floor" "$full" \
-      "$(echo "$full / $floor" | bc -l)" "$bound" "$(echo "$bound / $floor" | bc -l)"
+    trees=$(count "$name" trees)
+    printf '%-18s %12s %12s %7.2f %12s %7.2f %12s %7.2f\n' "$name" "$floor" "$full" \
+      "$(echo "$full / $floor" | bc -l)" "$bound" "$(echo "$bound / $floor" | bc -l)" \
+      "$trees" "$(echo "$trees / $floor" | bc -l)"
   else
     printf '%-18s %12s %12s %7.2f\n' "$name" "$floor" "$full" "$(echo "$full / $floor" | bc -l)"
   fi

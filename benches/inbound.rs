@@ -12,7 +12,7 @@
 //! machine), `benches/callgrind.sh` runs the bench binary under callgrind with
 //! `INBOUND_PROFILE=<provider/size>:<floor|full|bound>:<n>`: it builds only that case, runs the
 //! closure `n` times in `run_n` and exits; `INBOUND_PROFILE=list` prints the cases, their body
-//! sizes, and `bound` for the cases that have one.
+//! sizes, and `bound` and `trees` for the cases that have them.
 //!
 //! `INBOUND_PAIRED=<rounds> cargo bench --bench inbound` measures each case's floor and full
 //! path in alternation instead (see [`paired`]): on a shared machine, where one benchmark of a
@@ -22,7 +22,10 @@
 //! Salesforce's event holds its payload, a second JSON document, in a string, which the floor
 //! (one JSON parse of the event) does not read. Its case also measures the *bound*: the floor
 //! plus a validating scan of that document (`IgnoredAny`, no value built), the least a correct
-//! reading can do, so that the full path can be judged against what is possible as well.
+//! reading can do, so that the full path can be judged against what is possible as well; and
+//! *trees*: the floor's parse applied to both documents (the tree of the event, then the tree of
+//! the document in its string), what the floor would be if it parsed all the JSON the event
+//! carries.
 
 use std::future::Future;
 use std::hint::black_box;
@@ -126,6 +129,10 @@ struct Case {
     /// floor plus the least any correct reading adds: a validating scan of that document
     /// (`serde_json::from_str::<IgnoredAny>`, no value built). `None` for the others.
     bound: Option<Run>,
+    /// For the same providers, the floor's JSON parse applied to each JSON document the body
+    /// holds: the floor plus `serde_json::from_str::<Value>` of the document in the string.
+    /// `None` for the others.
+    trees: Option<Run>,
 }
 
 /// The case of a provider whose full path is `Channel::receive` of `req` (checked once first).
@@ -146,6 +153,7 @@ fn receive_case(
             black_box(ready(ch.receive(black_box(&req))).unwrap());
         }),
         bound: None,
+        trees: None,
     }
 }
 
@@ -404,6 +412,7 @@ fn salesforce(size: usize) -> Case {
     let floor_body = body.clone();
     let bound_body = body.clone();
     let payload_key = payload_field.clone();
+    let (trees_body, trees_key) = (body.clone(), payload_field.clone());
     Case {
         name: format!("salesforce/{size}"),
         size: body.len(),
@@ -418,6 +427,12 @@ fn salesforce(size: usize) -> Case {
             let event: Value = serde_json::from_slice(black_box(&bound_body)).unwrap();
             let inner = event["payload"][&payload_key]["string"].as_str().unwrap();
             black_box(serde_json::from_str::<serde::de::IgnoredAny>(inner).unwrap());
+            black_box(event);
+        })),
+        trees: Some(Box::new(move || {
+            let event: Value = serde_json::from_slice(black_box(&trees_body)).unwrap();
+            let inner = event["payload"][&trees_key]["string"].as_str().unwrap();
+            black_box(serde_json::from_str::<Value>(inner).unwrap());
             black_box(event);
         })),
     }
@@ -449,12 +464,13 @@ fn cases(keep: impl Fn(&str) -> bool) -> Vec<Case> {
     all
 }
 
-/// `INBOUND_PROFILE=<provider/size>:<floor|full|bound>:<iterations>`: runs one closure, for callgrind.
+/// `INBOUND_PROFILE=<provider/size>:<floor|full|bound|trees>:<iterations>`: runs one closure, for callgrind.
 fn profile(spec: &str) {
     if spec == "list" {
         for c in cases(|_| true) {
             let bound = if c.bound.is_some() { " bound" } else { "" };
-            println!("{} ({} bytes){bound}", c.name, c.size);
+            let trees = if c.trees.is_some() { " trees" } else { "" };
+            println!("{} ({} bytes){bound}{trees}", c.name, c.size);
         }
         return;
     }
@@ -478,7 +494,11 @@ fn profile(spec: &str) {
             .bound
             .as_ref()
             .unwrap_or_else(|| panic!("{name} has no bound")),
-        other => panic!("`{other}`: expected floor, full or bound"),
+        "trees" => case
+            .trees
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name} has no trees")),
+        other => panic!("`{other}`: expected floor, full, bound or trees"),
     };
     run_n(run, n);
 }
@@ -492,11 +512,13 @@ fn run_n(run: &Run, n: usize) {
     }
 }
 
-/// `INBOUND_PAIRED=<rounds>`: the floor, the full path (and the bound) of each case measured in
-/// alternation, a batch of about a millisecond each per round, so that a slower stretch of a
-/// shared machine falls on both sides of a ratio instead of on one benchmark. Prints, per case,
-/// the median time per call of each, the median of the rounds' ratios full / floor and its
-/// 10th and 90th percentiles.
+/// `INBOUND_PAIRED=<rounds>`: the floor, the full path (and the bound and trees) of each case
+/// measured in alternation, a batch of about a millisecond each per round, so that a slower
+/// stretch of a shared machine falls on both sides of a ratio instead of on one benchmark.
+/// Prints, per case, the median time per call of each, the median of the rounds' ratios full /
+/// floor and its 10th and 90th percentiles, and the medians of bound / floor, trees / floor and
+/// full / trees.
+/// `INBOUND_CASES=<text>` keeps the cases whose name contains the text.
 fn paired(rounds: usize) {
     use std::time::Instant;
     let rounds = rounds.max(5);
@@ -510,11 +532,17 @@ fn paired(rounds: usize) {
         v[v.len() / 2]
     };
     let pct = |v: &[f64], p: usize| v[(v.len() - 1) * p / 100];
-    println!("| case | floor | full | ratio (median of rounds) | p10 to p90 | bound / floor |");
-    println!("|---|---|---|---|---|---|");
-    for case in cases(|_| true) {
+    println!(
+        "| case | floor | full | ratio (median of rounds) | p10 to p90 | bound / floor | trees / floor | full / trees |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    // `INBOUND_CASES=<text>`: only the cases whose name contains it (`salesforce`, `/4096`).
+    let only = std::env::var("INBOUND_CASES").unwrap_or_default();
+    for case in cases(|name| name.contains(only.as_str())) {
+        // floor, full, then bound and trees when the case has them (both or neither).
         let mut runs: Vec<&Run> = vec![&case.floor, &case.full];
         runs.extend(case.bound.as_ref());
+        runs.extend(case.trees.as_ref());
         // A batch of about a millisecond for each, from a warm-up call count.
         let batch: Vec<usize> = runs
             .iter()
@@ -530,19 +558,19 @@ fn paired(rounds: usize) {
             }
         }
         let mut ratios: Vec<f64> = per[1].iter().zip(&per[0]).map(|(f, l)| f / l).collect();
-        let mut bounds: Vec<f64> = per
-            .get(2)
-            .map(|b| b.iter().zip(&per[0]).map(|(b, l)| b / l).collect())
-            .unwrap_or_default();
-        let ratio = median(&mut ratios);
-        let bound = if bounds.is_empty() {
-            String::new()
-        } else {
-            format!("{:.2}", median(&mut bounds))
+        // The median of the rounds' ratios of run `i` to run `j`, when the case has both.
+        let against = |i: usize, j: usize| match (per.get(i), per.get(j)) {
+            (Some(a), Some(b)) => {
+                let mut r: Vec<f64> = a.iter().zip(b).map(|(a, b)| a / b).collect();
+                format!("{:.2}", median(&mut r))
+            }
+            _ => String::new(),
         };
+        let ratio = median(&mut ratios);
+        let (bound, trees, full_trees) = (against(2, 0), against(3, 0), against(1, 3));
         let (floor, full) = (median(&mut per[0]), median(&mut per[1]));
         println!(
-            "| {} | {:.2} µs | {:.2} µs | **{ratio:.2}** | {:.2} to {:.2} | {bound} |",
+            "| {} | {:.2} µs | {:.2} µs | **{ratio:.2}** | {:.2} to {:.2} | {bound} | {trees} | {full_trees} |",
             case.name,
             floor / 1e3,
             full / 1e3,
@@ -569,6 +597,9 @@ fn main() {
         g.bench_function("full", |b| b.iter(&case.full));
         if let Some(bound) = &case.bound {
             g.bench_function("bound", |b| b.iter(bound));
+        }
+        if let Some(trees) = &case.trees {
+            g.bench_function("trees", |b| b.iter(trees));
         }
         g.finish();
     }

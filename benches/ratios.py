@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Prints the inbound benchmark's results (Criterion medians from the last
 `cargo bench --bench inbound` run) as a Markdown table: floor, full path, ratio, target;
-then, for the cases that have one (Salesforce), the bound: the floor plus a validating scan of
-the JSON document held in a string, the least any correct reading does.
+then, for the cases that have them (Salesforce), the bound (the floor plus a validating scan of
+the JSON document held in a string, the least any correct reading does) and trees (the floor's
+parse applied to both documents: the event's tree, then the tree of the document in its string).
 
 usage: benches/ratios.py [CRITERION_DIR]   (default $CARGO_TARGET_DIR/criterion or target/criterion)
 """
@@ -29,9 +30,9 @@ def main():
         floor, full = median_ns(g / "floor"), median_ns(g / "full")
         if floor and full:
             rows.append((int(size), provider, floor, full))
-            bound = median_ns(g / "bound")
-            if bound:
-                bounds.append((int(size), provider, floor, bound, full))
+            bound, trees = median_ns(g / "bound"), median_ns(g / "trees")
+            if bound and trees:
+                bounds.append((int(size), provider, floor, bound, trees, full))
     print("| provider | body | floor (median) | full path (median) | ratio | target <= 1.2 |")
     print("|---|---|---|---|---|---|")
     for size, provider, floor, full in sorted(rows):
@@ -40,11 +41,13 @@ def main():
               f"{r:.2f} | {'met' if r <= TARGET else 'missed'} |")
     if bounds:
         print()
-        print("| provider | body | floor | bound | bound / floor | full / bound |")
-        print("|---|---|---|---|---|---|")
-        for size, provider, floor, bound, full in sorted(bounds):
+        print("| provider | body | floor | bound | bound / floor | full / bound | trees | "
+              "trees / floor | full / trees |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for size, provider, floor, bound, trees, full in sorted(bounds):
             print(f"| {provider} | {size} B | {floor / 1000:.2f} µs | {bound / 1000:.2f} µs | "
-                  f"{bound / floor:.2f} | {full / bound:.2f} |")
+                  f"{bound / floor:.2f} | {full / bound:.2f} | {trees / 1000:.2f} µs | "
+                  f"{trees / floor:.2f} | {full / trees:.2f} |")
 
 
 if __name__ == "__main__":
