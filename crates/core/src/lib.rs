@@ -42,6 +42,7 @@ pub mod raw;
 pub mod signature;
 pub mod store;
 pub mod token;
+pub mod utf8;
 pub mod webhook;
 
 pub use capabilities::{Capabilities, Unsupported};

@@ -72,7 +72,7 @@ impl Text {
     fn as_str(&self) -> &str {
         match self {
             Text::Owned(s) => s,
-            Text::Shared(b) => std::str::from_utf8(b).unwrap_or_default(),
+            Text::Shared(b) => crate::utf8::to_str(b).unwrap_or_default(),
         }
     }
 }

@@ -176,7 +176,7 @@ pub fn parse(req: &WebhookRequest) -> Result<(FrontRequest, Raw)> {
             req.method
         )));
     }
-    if let Ok(text) = std::str::from_utf8(body)
+    if let Some(text) = omnichannel_core::utf8::to_str(body)
         && let Ok(FastRequest(parsed)) = serde_json::from_str::<FastRequest>(text)
     {
         return Ok((parsed, Raw::parsed_json_shared(&req.body, text)));

@@ -490,7 +490,7 @@ fn visitor_message_of_tree<'a>(body: &'a Value) -> VisitorMessageParts<'a> {
 /// to serde_json) and answers as serde_json does for the bodies it takes (a test holds the two
 /// readings to the same parts); serde_json reads the others.
 fn fast_visitor_message(body: &[u8]) -> Option<(VisitorMessageParts<'_>, &str)> {
-    let text = std::str::from_utf8(body).ok()?;
+    let text = omnichannel_core::utf8::to_str(body)?;
     let fast = visitor_message_by_nested(text).or_else(|| visitor_message_by_serde(text))?;
     Some((parts_of_fast(fast)?, text))
 }

@@ -74,7 +74,7 @@ pub(crate) fn parse_callback_request(
     body: &Bytes,
     max_attachments: usize,
 ) -> Result<(AppWebhook, Raw), Error> {
-    let fast = std::str::from_utf8(body).ok().and_then(|text| {
+    let fast = omnichannel_core::utf8::to_str(body).and_then(|text| {
         callback_by_nested(text)
             .or_else(|| callback_by_serde(text))
             .map(|fast| (fast, text))

@@ -341,8 +341,8 @@ struct Source<'a> {
 
 impl<'a> Source<'a> {
     fn of(body: &'a Bytes) -> Result<Self> {
-        let text = std::str::from_utf8(body)
-            .map_err(|_| Error::malformed("body: not UTF-8 text".to_string()))?;
+        let text = omnichannel_core::utf8::to_str(body)
+            .ok_or_else(|| Error::malformed("body: not UTF-8 text".to_string()))?;
         Ok(Source { body, text })
     }
 
