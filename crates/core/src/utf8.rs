@@ -3,7 +3,7 @@
 //! A body read as text is validated once, whole, before it is parsed: at 1 KiB of chat text
 //! (accents, an emoji), the standard library's check took 7.5 % of RapidPro's inbound path.
 //! [`to_str`] gives the same answer with SIMD where the CPU has it (`simdutf8`, which picks
-//! its implementation at run time and falls back to a portable one).
+//! its implementation at run time, else the standard library's check).
 
 /// `bytes` as a `str` when they are UTF-8, else `None`: the same answer as
 /// `std::str::from_utf8(bytes).ok()`.
