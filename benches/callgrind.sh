@@ -28,16 +28,14 @@ count() { # case, floor|full|bound|trees
 }
 printf '%-18s %12s %12s %7s %12s %7s %12s %7s\n' case floor_instr full_instr ratio \
   bound_instr bound trees_instr trees
-INBOUND_PROFILE=list "$BIN" | while read -r name _ _ has_bound has_trees; do
+# A case's line in the list ends with the extra measurements it has (`bound`, `trees`).
+INBOUND_PROFILE=list "$BIN" | while read -r name _ _ extras; do
   floor=$(count "$name" floor)
   full=$(count "$name" full)
-  if [ "${has_bound:-}" = bound ] && [ "${has_trees:-}" = trees ]; then
-    bound=$(count "$name" bound)
-    trees=$(count "$name" trees)
-    printf '%-18s %12s %12s %7.2f %12s %7.2f %12s %7.2f\n' "$name" "$floor" "$full" \
-      "$(echo "$full / $floor" | bc -l)" "$bound" "$(echo "$bound / $floor" | bc -l)" \
-      "$trees" "$(echo "$trees / $floor" | bc -l)"
-  else
-    printf '%-18s %12s %12s %7.2f\n' "$name" "$floor" "$full" "$(echo "$full / $floor" | bc -l)"
-  fi
+  line=$(printf '%-18s %12s %12s %7.2f' "$name" "$floor" "$full" "$(echo "$full / $floor" | bc -l)")
+  for extra in ${extras:-}; do
+    n=$(count "$name" "$extra")
+    line+=$(printf ' %12s %7.2f' "$n" "$(echo "$n / $floor" | bc -l)")
+  done
+  echo "$line"
 done

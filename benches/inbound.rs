@@ -410,32 +410,39 @@ fn salesforce(size: usize) -> Case {
     assert_eq!(inbound.events.len(), 1);
     assert!(inbound.events[0].text.is_some());
     let floor_body = body.clone();
-    let bound_body = body.clone();
-    let payload_key = payload_field.clone();
-    let (trees_body, trees_key) = (body.clone(), payload_field.clone());
     Case {
         name: format!("salesforce/{size}"),
         size: body.len(),
         floor: Box::new(move || {
             black_box(serde_json::from_slice::<Value>(black_box(&floor_body)).unwrap());
         }),
+        bound: Some(floor_and_payload_document::<serde::de::IgnoredAny>(
+            body.clone(),
+            payload_field.clone(),
+        )),
+        trees: Some(floor_and_payload_document::<Value>(
+            body.clone(),
+            payload_field,
+        )),
         full: Box::new(move || {
             let event: Value = serde_json::from_slice(black_box(&body)).unwrap();
             black_box(ready(ch.receive_event(Arc::new(event))).unwrap());
         }),
-        bound: Some(Box::new(move || {
-            let event: Value = serde_json::from_slice(black_box(&bound_body)).unwrap();
-            let inner = event["payload"][&payload_key]["string"].as_str().unwrap();
-            black_box(serde_json::from_str::<serde::de::IgnoredAny>(inner).unwrap());
-            black_box(event);
-        })),
-        trees: Some(Box::new(move || {
-            let event: Value = serde_json::from_slice(black_box(&trees_body)).unwrap();
-            let inner = event["payload"][&trees_key]["string"].as_str().unwrap();
-            black_box(serde_json::from_str::<Value>(inner).unwrap());
-            black_box(event);
-        })),
     }
+}
+
+/// Salesforce's floor (the event's tree) and then the payload document in the event's field
+/// `payload_field` read as a `T`: `IgnoredAny` for the bound, `Value` for trees.
+fn floor_and_payload_document<T: serde::de::DeserializeOwned>(
+    body: Vec<u8>,
+    payload_field: String,
+) -> Run {
+    Box::new(move || {
+        let event: Value = serde_json::from_slice(black_box(&body)).unwrap();
+        let inner = event["payload"][&payload_field]["string"].as_str().unwrap();
+        black_box(serde_json::from_str::<T>(inner).unwrap());
+        black_box(event);
+    })
 }
 
 /// Builds a provider's case for a body size.
