@@ -652,7 +652,10 @@ fn stop(mut child: std::process::Child, stderr: &std::sync::mpsc::Receiver<Strin
         if sent {
             let status = child.wait().unwrap();
             assert_eq!(status.code(), Some(0));
-            let said: Vec<String> = stderr.try_iter().collect();
+            // The child has exited, but its last lines may still be on their way through the
+            // reader thread: read until it ends (the pipe's end), within a bound.
+            let said: Vec<String> =
+                std::iter::from_fn(|| stderr.recv_timeout(Duration::from_secs(10)).ok()).collect();
             assert!(said.iter().any(|l| l.contains("stopping")), "{said:?}");
             return;
         }
