@@ -525,7 +525,8 @@ fn run_n(run: &Run, n: usize) {
 /// Prints, per case, the median time per call of each, the median of the rounds' ratios full /
 /// floor and its 10th and 90th percentiles, and the medians of bound / floor, trees / floor and
 /// full / trees.
-/// `INBOUND_CASES=<text>` keeps the cases whose name contains the text.
+/// `INBOUND_CASES=<text>` keeps the cases whose name contains the text; `INBOUND_CHURN=<n>`
+/// measures them on another heap layout (see [`heap_layout`]).
 fn paired(rounds: usize) {
     use std::time::Instant;
     let rounds = rounds.max(5);
@@ -545,6 +546,12 @@ fn paired(rounds: usize) {
     println!("|---|---|---|---|---|---|---|---|");
     // `INBOUND_CASES=<text>`: only the cases whose name contains it (`salesforce`, `/4096`).
     let only = std::env::var("INBOUND_CASES").unwrap_or_default();
+    // `INBOUND_CHURN=<blocks>`: another heap layout before the cases are built.
+    let churn = std::env::var("INBOUND_CHURN")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let _kept = heap_layout(churn);
     for case in cases(|name| name.contains(only.as_str())) {
         // floor, full, then bound and trees when the case has them (both or neither).
         let mut runs: Vec<&Run> = vec![&case.floor, &case.full];
@@ -585,6 +592,30 @@ fn paired(rounds: usize) {
             pct(&ratios, 90),
         );
     }
+}
+
+/// Another heap layout for the cases: `n` zeroed blocks of 1 to 2,048 bytes (sizes from a
+/// fixed pseudo-random sequence) allocated in turn, every other one freed at once and the rest
+/// returned, to be kept until the measurement ends.
+///
+/// The floors of the 1 KiB bodies, trees of small allocations, take up to a tenth more or less
+/// time depending on where those allocations land (which cases the process built, what it
+/// allocated before); the full paths move less. A case measured alone in a fresh process sees
+/// one such layout; this gives another (BENCHMARKS.md, "The floor and the heap's layout").
+fn heap_layout(n: usize) -> Vec<Vec<u8>> {
+    let mut kept = Vec::with_capacity(n / 2);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in 0..n {
+        // xorshift64
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let block = black_box(vec![0u8; (x % 2048) as usize + 1]);
+        if i % 2 == 0 {
+            kept.push(block);
+        }
+    }
+    kept
 }
 
 fn main() {
